@@ -1,0 +1,24 @@
+"""metastroma: breast cancer metastasis around the DDR2 mechanism, from tissue to body.
+
+The public API: :func:`run` (one tissue run into a run directory), :func:`resume`,
+:func:`load_scenario`; see the README and docs/.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("metastroma")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0.0.0+unknown"
+
+from metastroma.config import Scenario, load_scenario
+from metastroma.errors import CheckpointError, ConfigError, RunDirectoryError
+
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "RunDirectoryError",
+    "Scenario",
+    "__version__",
+    "load_scenario",
+]

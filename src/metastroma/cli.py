@@ -1,0 +1,166 @@
+"""The ``metastroma`` command: it parses options and calls the Python API, nothing more.
+
+Exit codes: 0 success; 2 bad input (scenario, option, run directory, checkpoint), with a
+message naming the problem and where it is; 1 an unexpected error; 130 interrupted (the run
+directory is left resumable).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from metastroma.errors import CheckpointError, ConfigError, RunDirectoryError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="metastroma: breast cancer metastasis around DDR2, from tissue to body.",
+    pretty_exceptions_enable=False,
+)
+err_console = Console(stderr=True)
+console = Console()
+
+_BAD_INPUT = (ConfigError, RunDirectoryError, CheckpointError)
+
+
+class _Reporter:
+    """Progress: a rich bar on a terminal, a plain line every 10 % otherwise."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.tty = console.is_terminal
+        self.progress: Progress | None = None
+        self.task = None
+        self.last_decile = -1
+
+    def __enter__(self) -> _Reporter:
+        if self.tty:
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("steps · {task.fields[cells]} cells"), TimeElapsedColumn(),
+                console=console,
+            )
+            self.progress.__enter__()
+            self.task = self.progress.add_task(self.label, total=None, cells=0)
+        return self
+
+    def __call__(self, step: int, n_steps: int, n_cells: int) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, completed=step, total=n_steps, cells=n_cells)
+            return
+        decile = (10 * step) // max(n_steps, 1)
+        if decile != self.last_decile:
+            self.last_decile = decile
+            print(f"{self.label}: step {step}/{n_steps} ({10 * decile}%), {n_cells} cells",
+                  flush=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(None, None, None)
+
+
+def _fail(err: BaseException, code: int) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {err}", markup=True, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _summary(result: object) -> None:
+    from metastroma.runner import RunResult
+
+    assert isinstance(result, RunResult)
+    m = result.metrics
+    console.print(
+        f"[bold green]{result.status}[/]: {result.run_dir} — {result.n_steps} steps, "
+        f"{result.n_cells} cells, {result.wall_s:.1f} s wall"
+    )
+    if m.get("t_min"):
+        console.print(
+            f"  t = {m['t_min'][-1]:g} min: live {m['n_live'][-1]:g}, apoptotic "
+            f"{m['n_apoptotic'][-1]:g}, necrotic {m['n_necrotic'][-1]:g}; tumour radius "
+            f"{m['tumour_radius_um'][-1]:.0f} µm; O2 min {m['o2_min_mmhg'][-1]:.1f} mmHg"
+        )
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path | None, typer.Argument(help="Scenario YAML file.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run directory to create.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Replace the scenario's seed.")] = None,
+    threads: Annotated[int | None, typer.Option(help="numba threads (results do not depend on it).")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite a run directory that holds a run.")] = False,
+) -> None:
+    """Run a tissue scenario into a run directory (or --resume one)."""
+    from metastroma.config import load_scenario
+    from metastroma.runner import resume as resume_run
+    from metastroma.runner import run as run_scenario
+
+    try:
+        if resume is not None:
+            if scenario is not None or out is not None or seed is not None:
+                raise ConfigError("--resume DIR takes no SCENARIO, --out or --seed")
+            with _Reporter(f"resume {resume.name}") as rep:
+                result = resume_run(resume, threads=threads, progress=rep)
+        else:
+            if scenario is None or out is None:
+                raise ConfigError("give SCENARIO and --out DIR (or --resume DIR)")
+            sc = load_scenario(scenario)
+            with _Reporter(sc.name) as rep:
+                result = run_scenario(sc, out, seed=seed, threads=threads, force=force,
+                                      progress=rep)
+    except _BAD_INPUT as err:
+        raise _fail(err, 2) from err
+    except KeyboardInterrupt as err:
+        raise _fail(RuntimeError("interrupted; continue with --resume"), 130) from err
+    _summary(result)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the demo's outputs.")] = Path("metastroma-demo"),
+    size: Annotated[str, typer.Option(help="'full' (a few minutes) or 'small' (seconds, for tests).")] = "full",
+    threads: Annotated[int | None, typer.Option(help="numba threads.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an earlier demo in --out.")] = False,
+) -> None:
+    """Grow a 2D tumour spheroid with oxygen; write figures and a summary table."""
+    from metastroma.demo import run_demo
+
+    if size not in ("full", "small"):
+        raise _fail(ConfigError(f"--size = {size!r}: must be 'full' or 'small'"), 2)
+    try:
+        with _Reporter("demo") as rep:
+            report = run_demo(out, size=size, threads=threads, force=force, progress=rep)
+    except _BAD_INPUT as err:
+        raise _fail(err, 2) from err
+    console.print(report.table)
+    for path in report.figures:
+        console.print(f"figure: {path}")
+    console.print(f"summary: {report.summary_csv}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON schema of a scenario file."""
+    from metastroma.config import scenario_json_schema
+
+    sys.stdout.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
+
+
+def main() -> None:
+    """Entry point of the ``metastroma`` console script."""
+    try:
+        app()
+    except _BAD_INPUT as err:  # raised outside a command (never expected, still reported)
+        err_console.print(f"error: {err}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,417 @@
+"""CPU (numba) kernels of the tissue engine: neighbour grid, mechanics, motility, lifecycle.
+
+Every parallel loop writes only its own row, so results are bitwise identical for any
+number of threads (STYLE.md §5). Sums over neighbours run in the fixed order of the
+counting sort (each bin lists its cells in row order). Equations: SCIENCE.md §1.2
+(potentials, Adams–Bashforth 2), §1.3 (persistent random walk), §3.1 (cycle and death).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from metastroma._typing import BoolArray, F64Array, I8Array, I64Array
+from metastroma.kernels import rng
+
+LIVE, APOPTOTIC, NECROTIC = 0, 1, 2  # values of the ``state`` column
+
+# -------------------------------------------------------------------- neighbour grid
+
+
+@njit(cache=True)
+def bin_of_cells(
+    pos: F64Array, n: int, lower: F64Array, bin_um: F64Array, n_bins: I64Array
+) -> I64Array:
+    """Flat (C-order) bin index of the first ``n`` cells; positions outside are clamped."""
+    dim = pos.shape[1]
+    out = np.empty(n, dtype=np.int64)
+    for i in prange(n):
+        b = 0
+        for a in range(dim):
+            k = int(np.floor((pos[i, a] - lower[a]) / bin_um[a]))
+            k = min(max(k, 0), n_bins[a] - 1)
+            b = b * n_bins[a] + k
+        out[i] = b
+    return out
+
+
+@njit(cache=True)
+def counting_sort(bins: I64Array, n_total_bins: int) -> tuple[I64Array, I64Array]:
+    """Stable counting sort of cells by bin.
+
+    Returns
+    -------
+    start : (n_total_bins + 1,) int64
+        Cells of bin b are ``order[start[b]:start[b + 1]]``.
+    order : (n,) int64
+        Rows, grouped by bin, in row order within each bin (stable).
+    """
+    n = bins.shape[0]
+    start = np.zeros(n_total_bins + 1, dtype=np.int64)
+    for i in range(n):
+        start[bins[i] + 1] += 1
+    for b in range(n_total_bins):
+        start[b + 1] += start[b]
+    fill = start[:-1].copy()
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        b = bins[i]
+        order[fill[b]] = i
+        fill[b] += 1
+    return start, order
+
+
+@njit(cache=True)
+def _neighbour_offsets(dim: int) -> I64Array:
+    n = 3**dim
+    out = np.empty((n, dim), dtype=np.int64)
+    for m in range(n):
+        r = m
+        for a in range(dim - 1, -1, -1):
+            out[m, a] = r % 3 - 1
+            r //= 3
+    return out
+
+
+# -------------------------------------------------------------------- mechanics
+
+
+@njit(inline="always", cache=True)
+def _pair_velocity(
+    i: int,
+    j: int,
+    pos: F64Array,
+    radius: F64Array,
+    kind: I8Array,
+    reach: F64Array,
+    cr_pair: F64Array,
+    ca_pair: F64Array,
+    dim: int,
+    acc: F64Array,
+) -> None:
+    """Add to ``acc`` the repulsion + adhesion velocity of i due to j (SCIENCE.md §1.2)."""
+    d2 = 0.0
+    for a in range(dim):
+        dx = pos[i, a] - pos[j, a]
+        d2 += dx * dx
+    ki = kind[i]
+    kj = kind[j]
+    s_ij = reach[ki] * radius[i] + reach[kj] * radius[j]
+    r_ij = radius[i] + radius[j]
+    cut = max(s_ij, r_ij)
+    if d2 >= cut * cut:
+        return
+    d = np.sqrt(d2)
+    if d < 1e-5:
+        d = 1e-5  # PhysiCell's guard: coincident centres push apart along the stored offset
+    coef = 0.0
+    if d < r_ij:
+        t = 1.0 - d / r_ij
+        coef += cr_pair[ki, kj] * t * t
+    if d < s_ij:
+        t = 1.0 - d / s_ij
+        coef -= ca_pair[ki, kj] * t * t
+    coef /= d
+    for a in range(dim):
+        acc[a] += coef * (pos[i, a] - pos[j, a])
+
+
+@njit(parallel=True, cache=True)
+def contact_velocity(
+    pos: F64Array,
+    radius: F64Array,
+    kind: I8Array,
+    n: int,
+    reach: F64Array,
+    cr_pair: F64Array,
+    ca_pair: F64Array,
+    lower: F64Array,
+    bin_um: F64Array,
+    n_bins: I64Array,
+    start: I64Array,
+    order: I64Array,
+    bins: I64Array,
+    out: F64Array,
+) -> None:
+    """Cell–cell repulsion and adhesion velocity of each of the first ``n`` cells.
+
+    Parameters
+    ----------
+    pos : (capacity, dim) float64, µm
+    radius : (capacity,) float64, µm
+    kind : (capacity,) int8
+    n : int
+        Live rows.
+    reach : (n_kinds,) float64
+        Relative maximum adhesion distance ℓ per kind.
+    cr_pair, ca_pair : (n_kinds, n_kinds) float64, µm/min
+        c_r,ij = √(c_r,i c_r,j) and c_a,ij = √(c_a,i α_i(τ_j) c_a,j α_j(τ_i)).
+    lower, bin_um, n_bins, start, order, bins
+        The neighbour grid (bin edge ≥ the largest interaction distance).
+    out : (capacity, dim) float64, µm/min
+        Overwritten for rows < n.
+    """
+    dim = pos.shape[1]
+    offsets = _neighbour_offsets(dim)
+    n_off = offsets.shape[0]
+    for i in prange(n):
+        acc = np.zeros(dim)
+        # bin coordinates of i
+        b = bins[i]
+        coord = np.empty(dim, dtype=np.int64)
+        r = b
+        for a in range(dim - 1, -1, -1):
+            coord[a] = r % n_bins[a]
+            r //= n_bins[a]
+        for m in range(n_off):
+            nb = 0
+            ok = True
+            for a in range(dim):
+                c = coord[a] + offsets[m, a]
+                if c < 0 or c >= n_bins[a]:
+                    ok = False
+                    break
+                nb = nb * n_bins[a] + c
+            if not ok:
+                continue
+            for s in range(start[nb], start[nb + 1]):
+                j = order[s]
+                if j != i:
+                    _pair_velocity(i, j, pos, radius, kind, reach, cr_pair, ca_pair, dim, acc)
+        for a in range(dim):
+            out[i, a] = acc[a]
+
+
+@njit(inline="always", cache=True)
+def _add_wall_velocity(
+    i: int, pos: F64Array, radius: F64Array, lower: F64Array, upper: F64Array,
+    wall_cr: float, dim: int, out: F64Array,
+) -> None:
+    """Virtual wall: c_BM (1 − d/R)² pushing inward when a wall is closer than R [C PC]."""
+    r = radius[i]
+    for a in range(dim):
+        d = pos[i, a] - lower[a]
+        if d < r:
+            t = 1.0 - max(d, 0.0) / r
+            out[i, a] += wall_cr * t * t
+        d = upper[a] - pos[i, a]
+        if d < r:
+            t = 1.0 - max(d, 0.0) / r
+            out[i, a] -= wall_cr * t * t
+
+
+@njit(parallel=True, cache=True)
+def motility_and_integrate(
+    seed: int,
+    step: int,
+    dt: float,
+    n: int,
+    cell_id: I64Array,
+    kind: I8Array,
+    state: I8Array,
+    pos: F64Array,
+    radius: F64Array,
+    vel: F64Array,
+    vel_prev: F64Array,
+    has_prev: BoolArray,
+    direction: F64Array,
+    speed_by_kind: F64Array,
+    persistence_by_kind: F64Array,
+    bias_by_kind: F64Array,
+    bias_grad: F64Array,
+    o2_lower: F64Array,
+    o2_dx: float,
+    o2_shape: I64Array,
+    lower: F64Array,
+    upper: F64Array,
+    wall_on: bool,
+    wall_cr: float,
+    use_ab2: bool,
+) -> None:
+    """Add motility and wall velocities to ``vel`` (holding contact velocities) and move cells.
+
+    Motility (SCIENCE.md §1.3): with probability Δt/T_p (always if T_p < Δt, or if the cell
+    has no direction yet) a live motile cell draws ξ uniform on the circle/sphere and sets
+    d̂ = (b ĝ + (1 − b) ξ)/|·|, ĝ the unit oxygen gradient at its voxel; m = v d̂.
+    Integration: Adams–Bashforth 2, x ← x + Δt (1.5 v_n − 0.5 v_{n−1}); forward Euler on a
+    cell's first step. Cells are kept inside the domain.
+
+    Parameters
+    ----------
+    bias_grad : (n_voxels, dim) float64
+        Unit oxygen gradient per voxel (zeros if no type is biased).
+    Other arrays are columns of the cell state (see ``tissue.state``) or per-kind tables.
+    """
+    dim = pos.shape[1]
+    for i in prange(n):
+        k = kind[i]
+        v = speed_by_kind[k]
+        if state[i] == LIVE and v > 0.0:
+            tp = persistence_by_kind[k]
+            has_dir = False
+            for a in range(dim):
+                if direction[i, a] != 0.0:
+                    has_dir = True
+            cid = cell_id[i]
+            turn = (not has_dir) or tp < dt or rng.uniform01(seed, step, cid, rng.MOTILITY_TURN) < dt / tp
+            if turn:
+                xi = np.empty(dim)
+                rng.random_unit_vector(seed, step, cid, rng.MOTILITY_DIR_A, rng.MOTILITY_DIR_B, dim, xi)
+                b = bias_by_kind[k]
+                if b > 0.0:
+                    vox = 0
+                    for a in range(dim):
+                        c = int(np.floor((pos[i, a] - o2_lower[a]) / o2_dx))
+                        c = min(max(c, 0), o2_shape[a] - 1)
+                        vox = vox * o2_shape[a] + c
+                    norm = 0.0
+                    for a in range(dim):
+                        xi[a] = b * bias_grad[vox, a] + (1.0 - b) * xi[a]
+                        norm += xi[a] * xi[a]
+                    norm = np.sqrt(norm)
+                    if norm > 0.0:
+                        for a in range(dim):
+                            xi[a] /= norm
+                for a in range(dim):
+                    direction[i, a] = xi[a]
+            for a in range(dim):
+                vel[i, a] += v * direction[i, a]
+        if wall_on:
+            _add_wall_velocity(i, pos, radius, lower, upper, wall_cr, dim, vel)
+        for a in range(dim):
+            if use_ab2 and has_prev[i]:
+                step_a = dt * (1.5 * vel[i, a] - 0.5 * vel_prev[i, a])
+            else:
+                step_a = dt * vel[i, a]
+            x = pos[i, a] + step_a
+            pos[i, a] = min(max(x, lower[a]), upper[a])
+            vel_prev[i, a] = vel[i, a]
+        has_prev[i] = True
+
+
+# -------------------------------------------------------------------- lifecycle
+
+
+@njit(parallel=True, cache=True)
+def lifecycle_step(
+    seed: int,
+    step: int,
+    dt: float,
+    n: int,
+    cell_id: I64Array,
+    kind: I8Array,
+    state: I8Array,
+    t_state: F64Array,
+    phase: I8Array,
+    t_phase: F64Array,
+    oxygen: F64Array,
+    n_phases: I64Array,
+    duration: F64Array,
+    fixed: BoolArray,
+    o2_dependent: BoolArray,
+    c_prolif: F64Array,
+    c_sat: F64Array,
+    apoptosis_rate: F64Array,
+    apoptosis_duration: F64Array,
+    necrosis_mode: I64Array,
+    c_necrosis: F64Array,
+    c_necrosis_max: F64Array,
+    necrosis_max_rate: F64Array,
+    necrotic_duration: F64Array,
+    divide: BoolArray,
+    remove: BoolArray,
+) -> None:
+    """Advance death and the cycle of each cell by one phenotype step (SCIENCE.md §3.1).
+
+    Order per cell, as PhysiCell's ``advance_bundled_phenotype_functions`` [C]: a live cell
+    may die (apoptosis with probability r_A Δt, then necrosis: 'ramp' with probability
+    r_N(c) Δt, 'deterministic' when c < c_N); a dead cell's clock advances (also in the
+    step it died) and it is removed once its death phase has lasted its duration; a live
+    cell's phase clock advances and it leaves the phase when a fixed duration is reached
+    (≥, within 1e-9 min) or, for a stochastic phase, with probability Δt / duration, the
+    first phase's rate scaled by clamp((c − c_P)/(c_S − c_P), 0, 1) if oxygen dependent.
+    Leaving the last phase flags division. Per-kind tables are indexed by ``kind``;
+    ``necrosis_mode`` is 0 off, 1 ramp, 2 deterministic.
+
+    Parameters
+    ----------
+    divide, remove : (capacity,) bool
+        Overwritten for rows < n.
+    """
+    for i in prange(n):
+        k = kind[i]
+        cid = cell_id[i]
+        c = oxygen[i]
+        divide[i] = False
+        remove[i] = False
+        if state[i] == LIVE:
+            if rng.uniform01(seed, step, cid, rng.APOPTOSIS) < apoptosis_rate[k] * dt:
+                state[i] = APOPTOTIC
+                t_state[i] = 0.0
+            elif necrosis_mode[k] == 1:
+                span = c_necrosis[k] - c_necrosis_max[k]
+                f = min(max((c_necrosis[k] - c) / span, 0.0), 1.0)
+                if f > 0.0 and rng.uniform01(seed, step, cid, rng.NECROSIS) < necrosis_max_rate[k] * f * dt:
+                    state[i] = NECROTIC
+                    t_state[i] = 0.0
+            elif necrosis_mode[k] == 2 and c < c_necrosis[k]:
+                state[i] = NECROTIC
+                t_state[i] = 0.0
+        if state[i] != LIVE:
+            t_state[i] += dt
+            limit = apoptosis_duration[k] if state[i] == APOPTOTIC else necrotic_duration[k]
+            if t_state[i] >= limit - 1e-9:
+                remove[i] = True
+            continue
+        m = n_phases[k]
+        if m == 0:
+            continue
+        p = phase[i]
+        t_phase[i] += dt
+        go = False
+        if fixed[k, p]:
+            go = t_phase[i] >= duration[k, p] - 1e-9
+        else:
+            rate = 1.0 / duration[k, p]
+            if p == 0 and o2_dependent[k]:
+                rate *= min(max((c - c_prolif[k]) / (c_sat[k] - c_prolif[k]), 0.0), 1.0)
+            go = rate > 0.0 and rng.uniform01(seed, step, cid, rng.CYCLE) < rate * dt
+        if go:
+            if p == m - 1:
+                divide[i] = True
+            phase[i] = (p + 1) % m
+            t_phase[i] = 0.0
+
+
+@njit(parallel=True, cache=True)
+def place_daughters(
+    seed: int,
+    step: int,
+    mothers: I64Array,
+    first_row: int,
+    first_id: int,
+    cell_id: I64Array,
+    pos: F64Array,
+    radius: F64Array,
+    lower: F64Array,
+    upper: F64Array,
+) -> None:
+    """Split each mother along a random unit vector u (SCIENCE.md §1.2, division).
+
+    The daughter (row ``first_row + m``, id ``first_id + m``) goes to x + ½R u and the
+    mother to x − ½R u, keeping the centre of mass; both are kept inside the domain. Other
+    columns are copied by the caller (daughters inherit state).
+    """
+    dim = pos.shape[1]
+    for m in prange(mothers.shape[0]):
+        i = mothers[m]
+        d = first_row + m
+        u = np.empty(dim)
+        rng.random_unit_vector(seed, step, cell_id[i], rng.DIVISION_DIR_A, rng.DIVISION_DIR_B, dim, u)
+        h = 0.5 * radius[i]
+        for a in range(dim):
+            x = pos[i, a]
+            pos[d, a] = min(max(x + h * u[a], lower[a]), upper[a])
+            pos[i, a] = min(max(x - h * u[a], lower[a]), upper[a])
+        cell_id[d] = first_id + m

@@ -1,0 +1,123 @@
+"""Oxygen field coupled to the cells: uptake deposited to voxels, concentration gathered back.
+
+SCIENCE.md §2.1 (BioFVM form): ∂c/∂t = D ∇²c − λ c − Σ_i U_i (V_i/V_vox) c + Σ_v S_v (c* − c),
+Dirichlet c_far on the domain edge, vessel voxels Dirichlet at c* or finite sources. One
+implicit step per phenotype step (``tissue.diffusion.solve_oxygen_step``). Dead cells take
+up a tenth of their rate (PC ``start_death``) [C]. V_vox = Δx³ in 2D too (the 2D grid is
+one voxel thick, as in PhysiCell).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from metastroma._typing import BoolArray, F64Array, I64Array
+from metastroma.config.models import Scenario
+from metastroma.kernels import LIVE, rng
+from metastroma.tissue.diffusion import (
+    DiffusionParams,
+    SolveReport,
+    VoxelGrid,
+    gather_at_cells,
+    make_voxel_grid,
+    solve_oxygen_step,
+    sum_per_voxel,
+    voxel_index,
+)
+from metastroma.tissue.lifecycle import LifecycleTables
+from metastroma.tissue.state import Cells
+
+DEAD_UPTAKE_FACTOR = 0.1  # [C] PC Cell::start_death scales uptake by 0.1
+
+
+@dataclass
+class OxygenField:
+    """The oxygen concentration and its fixed geometry (vessels, supply)."""
+
+    grid: VoxelGrid
+    params: DiffusionParams
+    c: F64Array
+    fixed: BoolArray | None
+    fixed_value: float
+    supply: F64Array | None
+    supply_target: float
+    enabled: bool
+    rtol: float
+    last: SolveReport | None = None
+
+
+def vessel_voxels(scenario: Scenario, grid: VoxelGrid) -> I64Array:
+    """Flat voxel indices of the scenario's vessels (listed, then random by density)."""
+    v = scenario.oxygen.vessels
+    dim = scenario.dim
+    lower = np.asarray(scenario.domain.lower_um)
+    upper = np.asarray(scenario.domain.upper_um)
+    pts = [np.asarray(v.positions_um, dtype=np.float64).reshape(-1, dim)]
+    if v.density_per_mm2 > 0:
+        volume_mm = float(np.prod((upper - lower) / 1000.0))
+        n = int(round(v.density_per_mm2 * volume_mm))
+        ids = np.arange(n, dtype=np.int64)
+        streams = (rng.VESSEL_X, rng.VESSEL_Y, rng.VESSEL_Z)
+        u = np.stack([rng.uniform01_many(scenario.seed, 0, ids, streams[a]) for a in range(dim)], axis=1)
+        pts.append(lower + u * (upper - lower))
+    allp = np.concatenate(pts, axis=0)
+    if allp.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(voxel_index(allp, allp.shape[0], grid))
+
+
+def make_oxygen_field(scenario: Scenario) -> OxygenField:
+    """Initial oxygen field (c_0 everywhere, edges and vessels set by the first solve)."""
+    o = scenario.oxygen
+    d = scenario.domain
+    grid = make_voxel_grid(d.lower_um, d.upper_um, d.voxel_um)
+    params = DiffusionParams(o.diffusivity_um2_per_min, o.decay_per_min, o.dirichlet_edges, o.far_field_mmhg)
+    c = np.full(grid.shape, o.initial_mmhg, dtype=np.float64)
+    vox = vessel_voxels(scenario, grid)
+    fixed = supply = None
+    if vox.size:
+        if o.vessels.mode == "dirichlet":
+            fixed = np.zeros(grid.shape, dtype=np.bool_)
+            fixed.reshape(-1)[vox] = True
+        else:
+            supply = np.zeros(grid.shape, dtype=np.float64)
+            supply.reshape(-1)[vox] = o.vessels.supply_per_min
+    return OxygenField(
+        grid, params, c, fixed, o.vessels.target_mmhg, supply, o.vessels.target_mmhg,
+        o.enabled, o.solver_rtol,
+    )
+
+
+def cell_uptake_per_voxel(cells: Cells, field: OxygenField, tables: LifecycleTables) -> F64Array:
+    """u(x) = Σ_i U_i V_i / V_vox over the cells in each voxel (1/min), grid-shaped."""
+    n = cells.n_live
+    vox = voxel_index(cells["pos_um"], n, field.grid)
+    kind = cells.live("kind")
+    r = cells.live("radius_um")
+    vol = 4.0 / 3.0 * np.pi * r**3
+    rate = tables.uptake_per_min[kind] * np.where(cells.live("state") == LIVE, 1.0, DEAD_UPTAKE_FACTOR)
+    per_vox = sum_per_voxel(vox, rate * vol / field.grid.voxel_volume_um3, field.grid.n_voxels)
+    return per_vox.reshape(field.grid.shape)
+
+
+def update_oxygen(cells: Cells, field: OxygenField, tables: LifecycleTables, dt_min: float) -> None:
+    """One implicit oxygen step with the cells' uptake; then each cell reads its voxel."""
+    n = cells.n_live
+    if field.enabled:
+        uptake = cell_uptake_per_voxel(cells, field, tables)
+        field.last = solve_oxygen_step(
+            field.c, dt_min, field.grid, field.params, uptake,
+            supply_per_min=field.supply, supply_target_mmhg=field.supply_target,
+            fixed=field.fixed, fixed_value_mmhg=field.fixed_value, rtol=field.rtol,
+        )
+    vox = voxel_index(cells["pos_um"], n, field.grid)
+    cells["oxygen_mmhg"][:n] = gather_at_cells(field.c.reshape(-1), vox)
+
+
+def unit_gradient(field: OxygenField) -> F64Array:
+    """Unit oxygen gradient per voxel, (n_voxels, dim); zero where the gradient vanishes."""
+    g = np.stack(np.gradient(field.c, field.grid.voxel_um), axis=-1).reshape(-1, field.grid.dim)
+    norm = np.linalg.norm(g, axis=1, keepdims=True)
+    return np.divide(g, norm, out=np.zeros_like(g), where=norm > 0)
