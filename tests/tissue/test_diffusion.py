@@ -114,8 +114,9 @@ def test_dirichlet_edges_leave_one_free_voxel_by_hand(dim: int) -> None:
     uptake[centre] = u
     supply = np.zeros(shape)
     supply[centre] = s
-    solve_oxygen_step(c, dt, grid, DiffusionParams(D, decay, True, e), uptake, supply,
-                      target)
+    solve_oxygen_step(
+        c, dt, grid, DiffusionParams(D, decay, True, e), uptake, supply, target
+    )
     expected = (c_centre + dt * s * target + 2 * dim * r * e) / (
         1 + dt * (decay + u + s) + 2 * dim * r
     )
@@ -127,7 +128,7 @@ def test_dirichlet_edges_leave_one_free_voxel_by_hand(dim: int) -> None:
 
 def test_steady_slab_matches_cosh_profile() -> None:
     # Diffusion-decay between two held planes (x-ends), zero flux in y: the
-    # steady state is c_far cosh((x − L/2)/ℓ) / cosh(h/ℓ), ℓ = √(D/λ), h the distance
+    # steady state is c_far cosh((x − L/2)/l) / cosh(h/l), l = √(D/λ), h the distance
     # from the middle to the held voxel centres. One step with Δt = 1e9 min.
     shape = (200, 3)
     grid = _grid(shape)
@@ -136,8 +137,13 @@ def test_steady_slab_matches_cosh_profile() -> None:
     held[0, :] = held[-1, :] = True
     c = np.zeros(shape)
     report = solve_oxygen_step(
-        c, 1e9, grid, DiffusionParams(D, decay, False, 0.0), np.zeros(shape),
-        fixed=held, fixed_value_mmhg=c_far,
+        c,
+        1e9,
+        grid,
+        DiffusionParams(D, decay, False, 0.0),
+        np.zeros(shape),
+        fixed=held,
+        fixed_value_mmhg=c_far,
     )
     x = grid.centres(0)
     mid = 0.5 * (x[0] + x[-1])
@@ -162,7 +168,9 @@ def test_steady_disc_of_uptake_matches_bessel_solution() -> None:
     coef_a = c_far / (special.i0(k * a) - k * a * special.i1(k * a) * np.log(a / b))
     coef_b = coef_a * k * a * special.i1(k * a)
     analytic = np.where(
-        rr < a, coef_a * special.i0(k * rr), c_far + coef_b * np.log(np.maximum(rr, a) / b)
+        rr < a,
+        coef_a * special.i0(k * rr),
+        c_far + coef_b * np.log(np.maximum(rr, a) / b),
     )
     # u times the share of each voxel's area inside the disc (8×8 sub-samples), so
     # the discrete disc has the analytic uptake; a 0/1 disc is off by 2 % at r = a
@@ -173,8 +181,13 @@ def test_steady_disc_of_uptake_matches_bessel_solution() -> None:
     held = rr >= b
     c = np.full(grid.shape, c_far)
     solve_oxygen_step(
-        c, 1e9, grid, DiffusionParams(D, 0.0, False, 0.0), uptake,
-        fixed=held, fixed_value_mmhg=c_far,
+        c,
+        1e9,
+        grid,
+        DiffusionParams(D, 0.0, False, 0.0),
+        uptake,
+        fixed=held,
+        fixed_value_mmhg=c_far,
     )
     free = ~held
     assert analytic[free].min() < 0.5 * c_far  # a deep well, not flat
@@ -205,12 +218,23 @@ def _check_balance(case: dict) -> None:
     grid = _grid(case["shape"])
     c = case["c0"].copy()
     report = solve_oxygen_step(
-        c, case["dt"], grid, DiffusionParams(D, case["decay"], case["edges"], 38.0),
-        case["uptake"], case["supply"], case["target"], case["held"],
+        c,
+        case["dt"],
+        grid,
+        DiffusionParams(D, case["decay"], case["edges"], 38.0),
+        case["uptake"],
+        case["supply"],
+        case["target"],
+        case["held"],
         case["held_value"],
     )
-    terms = [report.change, report.decay, report.uptake, report.supply,
-             report.boundary_inflow]
+    terms = [
+        report.change,
+        report.decay,
+        report.uptake,
+        report.supply,
+        report.boundary_inflow,
+    ]
     assert abs(report.imbalance) <= 1e-8 * max(abs(t) for t in terms)
     assert np.all(c[case["held"]] == case["held_value"][case["held"]])
 
@@ -303,7 +327,9 @@ def test_voxel_index_floors_and_clamps(dim: int) -> None:
     rng = np.random.default_rng(9)
     lower = [-100.0, 0.0, 40.0][:dim]
     shape = (7, 5, 4)[:dim]
-    grid = make_voxel_grid(lower, [lo + n * DX for lo, n in zip(lower, shape)], DX)
+    grid = make_voxel_grid(
+        lower, [lo + n * DX for lo, n in zip(lower, shape, strict=True)], DX
+    )
     pos = rng.uniform(-60.0, 200.0, (400, dim)) + np.asarray(lower)
     n = 350
     got = voxel_index(pos, n, grid)
@@ -320,7 +346,11 @@ def test_non_convergence_raises_and_leaves_field_untouched() -> None:
     c = np.zeros(shape)
     with pytest.raises(SolverDidNotConvergeError) as info:
         solve_oxygen_step(
-            c, 6.0, grid, DiffusionParams(D, 0.1, True, 38.0), np.zeros(shape),
+            c,
+            6.0,
+            grid,
+            DiffusionParams(D, 0.1, True, 38.0),
+            np.zeros(shape),
             max_iter=1,
         )
     assert isinstance(info.value, RuntimeError)

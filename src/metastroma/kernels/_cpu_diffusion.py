@@ -1,9 +1,10 @@
 """Numba CPU kernels for implicit diffusion on a voxel grid.
 
-These are the hot loops behind :mod:`metastroma.tissue.diffusion`, which documents the
-equation, its discretisation and the boundary convention. Here a field is a flat C-order
-``float64`` array over an ``(nx, ny, nz)`` grid (``nz = 1`` in 2D), so the flat index of
-voxel ``(i, j, k)`` is ``i * sx + j * sy + k`` with strides ``sx = ny * nz``, ``sy = nz``.
+These are the hot loops behind :mod:`metastroma.tissue.diffusion`, which documents
+the equation, its discretisation and the boundary convention. Here a field is a flat
+C-order ``float64`` array over an ``(nx, ny, nz)`` grid (``nz = 1`` in 2D), so the flat
+index of voxel ``(i, j, k)`` is ``i * sx + j * sy + k`` with strides ``sx = ny * nz``
+and ``sy = nz``.
 
 The backward-Euler system is written as ``A x = b`` over all voxels, with identity-free
 rows for the held (Dirichlet) voxels: ``(A x)_p = 0`` and ``b_p = 0`` there, so held
@@ -15,10 +16,11 @@ Each voxel's stencil is encoded once per solve in a ``uint16`` flag word:
 - bit 12: the voxel itself is free.
 
 Determinism: every ``prange`` iteration writes only its own output elements. Dot
-products are summed serially inside each of ``N_BLOCKS`` fixed, contiguous blocks of the
-flat index, then the block partials are summed serially, so results are bitwise identical
-for any number of numba threads. No NumPy reduction (``np.sum``, ``np.dot``) appears in a
-``parallel=True`` function, where numba would split it by thread.
+products are summed serially inside each of ``N_BLOCKS`` fixed, contiguous blocks of
+the flat index, then the block partials are summed serially, so results are bitwise
+identical for any number of numba threads. No NumPy reduction (``np.sum``, ``np.dot``)
+and no ``prange`` reduction appears in a ``parallel=True`` function, where numba would
+split it by thread.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def _held_neighbour_sum(x: np.ndarray, p: int, f: int, sx: int, sy: int) -> floa
 
 @njit(inline="always", cache=True)
 def _n_held_neighbours(f: int) -> int:
-    """Number of held neighbours encoded in flag word ``f``."""
+    """Count the held neighbours encoded in flag word ``f``."""
     n = 0
     for d in range(6):
         if f & (1 << (HELD_NB_SHIFT + d)):
@@ -251,7 +253,7 @@ def _restart(
     part_rz: np.ndarray,
     part_rr: np.ndarray,
 ) -> None:
-    """True residual ``b − A x``, ``z = M⁻¹ r``, ``p = z`` and block partials."""
+    """Set ``r = b − A x`` (true residual), ``z = M⁻¹ r``, ``p = z``; block partials."""
     n = x.size
     for blk in prange(N_BLOCKS):
         s_rz = 0.0
@@ -311,7 +313,7 @@ def _update(
     part_rz: np.ndarray,
     part_rr: np.ndarray,
 ) -> None:
-    """``x += α p``, ``r −= α q``, ``z = M⁻¹ r`` and block partials of ``r·z``, ``r·r``."""
+    """Do ``x += a p``, ``r −= a q``, ``z = M⁻¹ r``; block partials of r·z and r·r."""
     n = x.size
     for blk in prange(N_BLOCKS):
         s_rz = 0.0
@@ -462,8 +464,8 @@ def mass_balance_terms(
     -------
     change, decay, uptake, supply, boundary_inflow : float, mmHg
         ``Σ (c¹ − c⁰)``, ``Δt Σ λ c¹``, ``Δt Σ u c¹``, ``Δt Σ S (c* − c¹)`` and
-        ``r Σ (c_held − c¹)`` over free voxels and their held neighbours; multiply by the
-        voxel volume for amounts.
+        ``r Σ (c_held − c¹)`` over free voxels and their held neighbours; multiply by
+        the voxel volume for amounts.
     """
     n = c_new.size
     parts = np.zeros((5, N_BLOCKS))
@@ -536,9 +538,7 @@ def voxel_index_kernel(
             elif t >= m:
                 k = m - 1
             else:
-                k = int(t)
-                if k > m - 1:
-                    k = m - 1
+                k = int(t)  # t in [0, m): truncation is floor
             flat = flat * m + k
         out[c] = flat
 
