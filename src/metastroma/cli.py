@@ -14,7 +14,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from metastroma.errors import CheckpointError, ConfigError, RunDirectoryError
 
@@ -37,14 +44,17 @@ class _Reporter:
         self.label = label
         self.tty = console.is_terminal
         self.progress: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
         self.last_decile = -1
 
     def __enter__(self) -> _Reporter:
         if self.tty:
             self.progress = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("steps · {task.fields[cells]} cells"), TimeElapsedColumn(),
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("steps · {task.fields[cells]} cells"),
+                TimeElapsedColumn(),
                 console=console,
             )
             self.progress.__enter__()
@@ -53,13 +63,17 @@ class _Reporter:
 
     def __call__(self, step: int, n_steps: int, n_cells: int) -> None:
         if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, completed=step, total=n_steps, cells=n_cells)
+            self.progress.update(
+                self.task, completed=step, total=n_steps, cells=n_cells
+            )
             return
         decile = (10 * step) // max(n_steps, 1)
         if decile != self.last_decile:
             self.last_decile = decile
-            print(f"{self.label}: step {step}/{n_steps} ({10 * decile}%), {n_cells} cells",
-                  flush=True)
+            print(
+                f"{self.label}: step {step}/{n_steps} ({10 * decile}%), {n_cells} cells",
+                flush=True,
+            )
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
@@ -67,7 +81,9 @@ class _Reporter:
 
 
 def _fail(err: BaseException, code: int) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {err}", markup=True, highlight=False, soft_wrap=True)
+    err_console.print(
+        f"[bold red]error:[/] {err}", markup=True, highlight=False, soft_wrap=True
+    )
     return typer.Exit(code)
 
 
@@ -91,11 +107,21 @@ def _summary(result: object) -> None:
 @app.command()
 def run(
     scenario: Annotated[Path | None, typer.Argument(help="Scenario YAML file.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run directory to create.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Replace the scenario's seed.")] = None,
-    threads: Annotated[int | None, typer.Option(help="numba threads (results do not depend on it).")] = None,
-    resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory.")] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite a run directory that holds a run.")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Run directory to create.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Replace the scenario's seed.")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="numba threads (results do not depend on it).")
+    ] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue the run in this directory.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Overwrite a run directory that holds a run.")
+    ] = False,
 ) -> None:
     """Run a tissue scenario into a run directory (or --resume one)."""
     from metastroma.config import load_scenario
@@ -113,8 +139,9 @@ def run(
                 raise ConfigError("give SCENARIO and --out DIR (or --resume DIR)")
             sc = load_scenario(scenario)
             with _Reporter(sc.name) as rep:
-                result = run_scenario(sc, out, seed=seed, threads=threads, force=force,
-                                      progress=rep)
+                result = run_scenario(
+                    sc, out, seed=seed, threads=threads, force=force, progress=rep
+                )
     except _BAD_INPUT as err:
         raise _fail(err, 2) from err
     except KeyboardInterrupt as err:
@@ -124,10 +151,17 @@ def run(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the demo's outputs.")] = Path("metastroma-demo"),
-    size: Annotated[str, typer.Option(help="'full' (a few minutes) or 'small' (seconds, for tests).")] = "full",
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory for the demo's outputs.")
+    ] = Path("metastroma-demo"),
+    size: Annotated[
+        str,
+        typer.Option(help="'full' (a few minutes) or 'small' (seconds, for tests)."),
+    ] = "full",
     threads: Annotated[int | None, typer.Option(help="numba threads.")] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite an earlier demo in --out.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Overwrite an earlier demo in --out.")
+    ] = False,
 ) -> None:
     """Grow a 2D tumour spheroid with oxygen; write figures and a summary table."""
     from metastroma.demo import run_demo
@@ -136,7 +170,9 @@ def demo(
         raise _fail(ConfigError(f"--size = {size!r}: must be 'full' or 'small'"), 2)
     try:
         with _Reporter("demo") as rep:
-            report = run_demo(out, size=size, threads=threads, force=force, progress=rep)
+            report = run_demo(
+                out, size=size, threads=threads, force=force, progress=rep
+            )
     except _BAD_INPUT as err:
         raise _fail(err, 2) from err
     console.print(report.table)
@@ -157,7 +193,9 @@ def main() -> None:
     """Entry point of the ``metastroma`` console script."""
     try:
         app()
-    except _BAD_INPUT as err:  # raised outside a command (never expected, still reported)
+    except (
+        _BAD_INPUT
+    ) as err:  # raised outside a command (never expected, still reported)
         err_console.print(f"error: {err}")
         sys.exit(2)
 

@@ -37,10 +37,21 @@ def demo_scenario(size: str = "full") -> Scenario:
         seed=2017,
         domain=DomainConfig(lower_um=[-half, -half], upper_um=[half, half]),
         time=TimeConfig(duration_min=hours * 60.0),
-        initial_cells=[Placement(kind="cancer", shape="ball", n_cells=n, radius_um=radius,
-                                 relax_overlaps=True)],
-        output=OutputConfig(metrics_every_min=60.0, snapshot_every_min=hours * 15.0,
-                            fields_every_min=hours * 15.0, checkpoint_every_min=hours * 15.0),
+        initial_cells=[
+            Placement(
+                kind="cancer",
+                shape="ball",
+                n_cells=n,
+                radius_um=radius,
+                relax_overlaps=True,
+            )
+        ],
+        output=OutputConfig(
+            metrics_every_min=60.0,
+            snapshot_every_min=hours * 15.0,
+            fields_every_min=hours * 15.0,
+            checkpoint_every_min=hours * 15.0,
+        ),
     )
 
 
@@ -78,14 +89,28 @@ def run_demo(
     doubling = np.log(2.0) / growth if growth > 0 else float("inf")
     rows = [
         ("simulated time", "h", f"{hours:.1f}"),
-        ("cells at start / end", "cells", f"{m['n_cells'][0]:.0f} / {m['n_cells'][-1]:.0f}"),
-        ("live / apoptotic / necrotic at end", "cells",
-         f"{m['n_live'][-1]:.0f} / {m['n_apoptotic'][-1]:.0f} / {m['n_necrotic'][-1]:.0f}"),
-        ("tumour radius start / end", "µm",
-         f"{m['tumour_radius_um'][0]:.0f} / {m['tumour_radius_um'][-1]:.0f}"),
+        (
+            "cells at start / end",
+            "cells",
+            f"{m['n_cells'][0]:.0f} / {m['n_cells'][-1]:.0f}",
+        ),
+        (
+            "live / apoptotic / necrotic at end",
+            "cells",
+            f"{m['n_live'][-1]:.0f} / {m['n_apoptotic'][-1]:.0f} / {m['n_necrotic'][-1]:.0f}",
+        ),
+        (
+            "tumour radius start / end",
+            "µm",
+            f"{m['tumour_radius_um'][0]:.0f} / {m['tumour_radius_um'][-1]:.0f}",
+        ),
         ("net population doubling time", "h", f"{doubling:.1f}"),
         ("minimum oxygen at end", "mmHg", f"{m['o2_min_mmhg'][-1]:.2f}"),
-        ("live cells below 5 mmHg at end", "%", f"{100 * m['frac_live_below_5_mmhg'][-1]:.1f}"),
+        (
+            "live cells below 5 mmHg at end",
+            "%",
+            f"{100 * m['frac_live_below_5_mmhg'][-1]:.1f}",
+        ),
         ("wall time", "s", f"{result.wall_s:.1f}"),
     ]
     table = Table(title=f"metastroma demo ({size}): 2D spheroid in oxygen")

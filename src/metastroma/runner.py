@@ -32,10 +32,24 @@ from metastroma import __version__
 from metastroma.config.loader import load_scenario, save_scenario, scenario_hash
 from metastroma.config.models import Scenario
 from metastroma.errors import CheckpointError, ConfigError, RunDirectoryError
-from metastroma.store.checkpoint import latest_checkpoint, read_checkpoint, write_checkpoint
-from metastroma.store.manifest import environment, read_manifest, utc_now, write_manifest
+from metastroma.store.checkpoint import (
+    latest_checkpoint,
+    read_checkpoint,
+    write_checkpoint,
+)
+from metastroma.store.manifest import (
+    environment,
+    read_manifest,
+    utc_now,
+    write_manifest,
+)
 from metastroma.store.readers import read_positions_csv
-from metastroma.store.writers import FieldsWriter, MetricsWriter, SnapshotWriter, trigger_for
+from metastroma.store.writers import (
+    FieldsWriter,
+    MetricsWriter,
+    SnapshotWriter,
+    trigger_for,
+)
 from metastroma.tissue.metrics import measure
 from metastroma.tissue.simulation import TissueSimulation
 
@@ -63,11 +77,13 @@ def set_threads(threads: int | None) -> int:
     ConfigError
         If ``threads`` is below 1 or above ``NUMBA_NUM_THREADS``.
     """
-    top = numba.config.NUMBA_NUM_THREADS
+    top = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]  # set at import
     if threads is None:
         threads = top
     if not 1 <= threads <= top:
-        raise ConfigError(f"--threads = {threads}: must be between 1 and {top} (NUMBA_NUM_THREADS)")
+        raise ConfigError(
+            f"--threads = {threads}: must be between 1 and {top} (NUMBA_NUM_THREADS)"
+        )
     numba.set_num_threads(threads)
     return threads
 
@@ -95,7 +111,9 @@ def prepare_run_dir(run_dir: Path, force: bool) -> None:
     if not force:
         status = manifest.get("status")
         if status == "complete":
-            raise RunDirectoryError(f"{run_dir}: holds a finished run; use --force to overwrite it")
+            raise RunDirectoryError(
+                f"{run_dir}: holds a finished run; use --force to overwrite it"
+            )
         raise RunDirectoryError(
             f"{run_dir}: holds an unfinished run (status {status!r}); "
             f"continue it with 'metastroma run --resume {run_dir}' or overwrite with --force"
@@ -114,8 +132,13 @@ def _csv_positions(scenario: Scenario) -> dict[int, Any]:
 class _Driver:
     """The block loop with its writers (one object per run or resume)."""
 
-    def __init__(self, run_dir: Path, scenario: Scenario, sim: TissueSimulation,
-                 manifest: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        scenario: Scenario,
+        sim: TissueSimulation,
+        manifest: dict[str, Any],
+    ) -> None:
         self.run_dir = run_dir
         self.scenario = scenario
         self.sim = sim
@@ -129,8 +152,10 @@ class _Driver:
         self.metrics = MetricsWriter(run_dir / "metrics.parquet")
         self.snapshots = SnapshotWriter(run_dir / "cells")
         grid = sim.oxygen.grid
-        centres = [grid.lower_um[a] + (0.5 + np.arange(grid.shape[a])) * grid.voxel_um
-                   for a in range(grid.dim)]
+        centres = [
+            grid.lower_um[a] + (0.5 + np.arange(grid.shape[a])) * grid.voxel_um
+            for a in range(grid.dim)
+        ]
         self.fields = FieldsWriter(run_dir / "fields.zarr", tuple(grid.shape), centres)
         self.n_steps = scenario.time.n_steps
         self.k = scenario.time.mechanics_per_phenotype
@@ -150,12 +175,18 @@ class _Driver:
     def checkpoint(self) -> None:
         sim = self.sim
         arrays = {**sim.state_arrays(), **self.metrics.as_arrays()}
-        meta = {"seed": self.scenario.seed, "config_sha256": scenario_hash(self.scenario),
-                "n_field_frames": self.fields.n_frames, "t_min": sim.t_min}
+        meta = {
+            "seed": self.scenario.seed,
+            "config_sha256": scenario_hash(self.scenario),
+            "n_field_frames": self.fields.n_frames,
+            "t_min": sim.t_min,
+        }
         write_checkpoint(self.run_dir, sim.step, arrays, meta)
         self.metrics.write()
         wall = self.manifest.get("wall_s_before", 0.0) + time.perf_counter() - self.t0
-        self.manifest.update(step=sim.step, checkpoint_step=sim.step, wall_s=round(wall, 3))
+        self.manifest.update(
+            step=sim.step, checkpoint_step=sim.step, wall_s=round(wall, 3)
+        )
         write_manifest(self.run_dir, self.manifest)
 
     def loop(self, progress: ProgressFn | None, skip_first_outputs: bool) -> None:
@@ -175,15 +206,23 @@ class _Driver:
     def finish(self, status: str, error: str | None = None) -> RunResult:
         wall = time.perf_counter() - self.t0
         self.manifest.update(
-            status=status, ended_utc=utc_now(),
+            status=status,
+            ended_utc=utc_now(),
             wall_s=round(self.manifest.get("wall_s_before", 0.0) + wall, 3),
-            step=self.sim.step, n_cells=self.sim.cells.n_live,
+            step=self.sim.step,
+            n_cells=self.sim.cells.n_live,
         )
         if error is not None:
             self.manifest["error"] = error
         write_manifest(self.run_dir, self.manifest)
-        return RunResult(self.run_dir, status, self.sim.step, self.sim.cells.n_live,
-                         self.manifest["wall_s"], self.metrics.rows)
+        return RunResult(
+            self.run_dir,
+            status,
+            self.sim.step,
+            self.sim.cells.n_live,
+            self.manifest["wall_s"],
+            self.metrics.rows,
+        )
 
     def guarded(self, progress: ProgressFn | None, skip_first: bool) -> RunResult:
         try:
@@ -191,7 +230,9 @@ class _Driver:
         except KeyboardInterrupt:
             self.finish("interrupted")
             raise
-        except Exception as err:  # report, then re-raise: the manifest says what happened
+        except (
+            Exception
+        ) as err:  # report, then re-raise: the manifest says what happened
             self.finish("failed", f"{type(err).__name__}: {err}")
             raise
         return self.finish("complete")
@@ -236,15 +277,27 @@ def run(
             raise ConfigError(f"--seed = {seed}: {err}") from err
     n_threads = set_threads(threads)
     csv = _csv_positions(scenario)
-    sim = TissueSimulation.from_scenario(scenario, csv)  # builds everything before any write
+    sim = TissueSimulation.from_scenario(
+        scenario, csv
+    )  # builds everything before any write
     prepare_run_dir(run_dir, force)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_scenario(scenario, run_dir / "config.yaml")
     manifest: dict[str, Any] = {
-        "package": "metastroma", "version": __version__, "scenario": scenario.name,
-        "seed": scenario.seed, "threads": n_threads, "started_utc": utc_now(),
-        "ended_utc": None, "wall_s": None, "status": "running", "n_steps": scenario.time.n_steps,
-        "step": 0, "config_sha256": scenario_hash(scenario), "resumed": [], **environment(),
+        "package": "metastroma",
+        "version": __version__,
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "threads": n_threads,
+        "started_utc": utc_now(),
+        "ended_utc": None,
+        "wall_s": None,
+        "status": "running",
+        "n_steps": scenario.time.n_steps,
+        "step": 0,
+        "config_sha256": scenario_hash(scenario),
+        "resumed": [],
+        **environment(),
     }
     write_manifest(run_dir, manifest)
     driver = _Driver(run_dir, scenario, sim, manifest)
@@ -282,13 +335,17 @@ def resume(
         )
     arrays, meta = read_checkpoint(ckpt)
     if meta.get("config_sha256") != scenario_hash(scenario):
-        raise CheckpointError(f"{ckpt}: made with another configuration than {run_dir}/config.yaml")
+        raise CheckpointError(
+            f"{ckpt}: made with another configuration than {run_dir}/config.yaml"
+        )
     n_threads = set_threads(threads)
     sim = TissueSimulation.from_state_arrays(scenario, arrays)
     manifest.setdefault("resumed", []).append(
         {"from_step": sim.step, "at_utc": utc_now(), "threads": n_threads}
     )
-    manifest.update(status="running", wall_s_before=float(manifest.get("wall_s") or 0.0))
+    manifest.update(
+        status="running", wall_s_before=float(manifest.get("wall_s") or 0.0)
+    )
     write_manifest(run_dir, manifest)
     driver = _Driver(run_dir, scenario, sim, manifest)
     driver.metrics.restore(arrays)

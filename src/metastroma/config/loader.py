@@ -39,11 +39,8 @@ _UNITS = {
 
 
 def _unit(key: str) -> str:
-    best = ""
-    for suffix, unit in _UNITS.items():
-        if key.endswith(suffix) and len(suffix) > len(best):
-            best = suffix
-    return _UNITS.get(best, "")
+    matches = [s for s in _UNITS if key.endswith(s)]
+    return _UNITS[max(matches, key=len)] if matches else ""
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
@@ -61,9 +58,12 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
                     line = k.start_mark.line + 1
                     nxt = v
                     break
-        elif isinstance(cur, yaml.SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(cur.value):
-                nxt = cur.value[part]
+        elif (
+            isinstance(cur, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(cur.value)
+        ):
+            nxt = cur.value[part]
         cur = nxt
     if cur is not None:
         line = cur.start_mark.line + 1
@@ -97,7 +97,7 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     return model
 
 
-def _explain(err: dict[str, Any]) -> str:
+def _explain(err: Any) -> str:
     """Rewrite one pydantic error as 'value: what is allowed (unit)'."""
     loc = tuple(err["loc"])
     key = str(loc[-1]) if loc else ""
@@ -111,8 +111,12 @@ def _explain(err: dict[str, Any]) -> str:
         near = difflib.get_close_matches(key, allowed, n=1)
         hint = f"; did you mean '{near[0]}'?" if near else ""
         return f"unknown key{hint} allowed keys here: {', '.join(allowed)}"
-    bounds = {"greater_than": "> {gt}", "greater_than_equal": ">= {ge}",
-              "less_than": "< {lt}", "less_than_equal": "<= {le}"}
+    bounds = {
+        "greater_than": "> {gt}",
+        "greater_than_equal": ">= {ge}",
+        "less_than": "< {lt}",
+        "less_than_equal": "<= {le}",
+    }
     if kind in bounds:
         return "must be " + bounds[kind].format(**ctx) + unit_s
     if kind == "finite_number":
@@ -147,7 +151,9 @@ def format_validation_error(
     return "\n".join(lines)
 
 
-def _reject_non_finite(obj: Any, path: tuple[int | str, ...], problems: list[tuple]) -> None:
+def _reject_non_finite(
+    obj: Any, path: tuple[int | str, ...], problems: list[tuple]
+) -> None:
     if isinstance(obj, float) and not math.isfinite(obj):
         problems.append(path)
     elif isinstance(obj, dict):
@@ -159,7 +165,9 @@ def _reject_non_finite(obj: Any, path: tuple[int | str, ...], problems: list[tup
 
 
 def scenario_from_dict(
-    data: Any, source: str = "<scenario>", node: yaml.Node | None = None,
+    data: Any,
+    source: str = "<scenario>",
+    node: yaml.Node | None = None,
     base_dir: Path | None = None,
 ) -> Scenario:
     """Validate a mapping as a :class:`Scenario`.
@@ -182,7 +190,9 @@ def scenario_from_dict(
         With one line per problem, naming file, line, key path, value and what is allowed.
     """
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: a scenario must be a YAML mapping of keys, got {type(data).__name__}")
+        raise ConfigError(
+            f"{source}: a scenario must be a YAML mapping of keys, got {type(data).__name__}"
+        )
     problems: list[tuple] = []
     _reject_non_finite(data, (), problems)
     if problems:
@@ -191,7 +201,9 @@ def scenario_from_dict(
             line = _line_of(node, loc) if node is not None else None
             where = f"{source}:{line}" if line else source
             path = ".".join(str(p) for p in loc)
-            msgs.append(f"{where}: {path}: must be a finite number (NaN and infinity are refused)")
+            msgs.append(
+                f"{where}: {path}: must be a finite number (NaN and infinity are refused)"
+            )
         raise ConfigError("\n".join(msgs))
     try:
         scenario = Scenario.model_validate(data)
@@ -211,7 +223,9 @@ def _resolve_paths(
             path = p.csv_path if p.csv_path.is_absolute() else (base_dir / p.csv_path)
             path = path.resolve()
             if not path.is_file():
-                line = _line_of(node, ("initial_cells", i, "csv_path")) if node else None
+                line = (
+                    _line_of(node, ("initial_cells", i, "csv_path")) if node else None
+                )
                 where = f"{source}:{line}" if line else source
                 raise ConfigError(
                     f"{where}: initial_cells[{i}].csv_path = {str(p.csv_path)!r}: "

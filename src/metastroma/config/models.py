@@ -57,14 +57,19 @@ class DomainConfig(_Model):
         description="Upper corner of the domain. [A] scenario geometry",
     )
     voxel_um: float = Field(
-        20.0, ge=1.0, le=500.0,
+        20.0,
+        ge=1.0,
+        le=500.0,
         description="Oxygen voxel edge Δx_O2; default 20 µm [C] PC template, M24; range 10–30.",
     )
     wall: bool = Field(
-        True, description="Virtual wall at the domain edge repels cells [C] PC template (on)."
+        True,
+        description="Virtual wall at the domain edge repels cells [C] PC template (on).",
     )
     wall_repulsion_um_per_min: float = Field(
-        100.0, ge=0.0, le=1.0e4,
+        100.0,
+        ge=0.0,
+        le=1.0e4,
         description="Cell–wall (basement membrane) repulsion, as PC cell_BM_repulsion [C] PC default 100 (template config).",
     )
 
@@ -80,7 +85,9 @@ class DomainConfig(_Model):
     @model_validator(mode="after")
     def _box(self) -> Self:
         if len(self.lower_um) != len(self.upper_um):
-            raise ValueError("lower_um and upper_um must have the same number of coordinates")
+            raise ValueError(
+                "lower_um and upper_um must have the same number of coordinates"
+            )
         for ax, (lo, hi) in enumerate(zip(self.lower_um, self.upper_um, strict=True)):
             extent = hi - lo
             if extent <= 0:
@@ -114,11 +121,15 @@ class TimeConfig(_Model):
         1440.0, gt=0.0, le=1.0e6, description="Simulated time. [A] scenario choice"
     )
     dt_mechanics_min: float = Field(
-        0.1, gt=0.0, le=1.0,
+        0.1,
+        gt=0.0,
+        le=1.0,
         description="Mechanics and motility step Δt_mech [C] PC, M24 (0.1; range 0.05–0.1).",
     )
     dt_phenotype_min: float = Field(
-        6.0, gt=0.0, le=60.0,
+        6.0,
+        gt=0.0,
+        le=60.0,
         description="Phenotype step Δt_ph: cycle, death, oxygen solve [C] PC, M24 (6; range 1–6).",
     )
 
@@ -158,7 +169,9 @@ class VesselConfig(_Model):
         description="Vessel centres; each is marked in the voxel that holds it. [A] geometry",
     )
     density_per_mm2: float = Field(
-        0.0, ge=0.0, le=1.0e4,
+        0.0,
+        ge=0.0,
+        le=1.0e4,
         description="Random vessels per mm² of domain (per mm³ in 3D), placed by the seeded "
         "generator; human breast carcinoma hot spots 100 (50–150) per mm² [M] Weidner-type counts.",
     )
@@ -171,7 +184,10 @@ class VesselConfig(_Model):
         38.0, gt=0.0, le=160.0, description="Vessel oxygen c* [C] PC physioxic 38 mmHg."
     )
     supply_per_min: float = Field(
-        10.0, ge=0.0, le=1.0e6, description="Supply rate S_v in 'supply' mode [A] range 1–100."
+        10.0,
+        ge=0.0,
+        le=1.0e6,
+        description="Supply rate S_v in 'supply' mode [A] range 1–100.",
     )
 
     @field_validator("positions_um")
@@ -191,24 +207,38 @@ class OxygenConfig(_Model):
         description="Solve oxygen; if off, every cell sees initial_mmhg and nothing is solved.",
     )
     diffusivity_um2_per_min: float = Field(
-        1.0e5, gt=0.0, le=1.0e8, description="Diffusivity D [C] PC template and samples; M24."
+        1.0e5,
+        gt=0.0,
+        le=1.0e8,
+        description="Diffusivity D [C] PC template and samples; M24.",
     )
     decay_per_min: float = Field(
-        0.1, ge=0.0, le=1.0e4, description="Background decay λ [C] PC samples; √(D/λ) = 1000 µm."
+        0.1,
+        ge=0.0,
+        le=1.0e4,
+        description="Background decay λ [C] PC samples; √(D/λ) = 1000 µm.",
     )
     far_field_mmhg: float = Field(
-        38.0, ge=0.0, le=160.0,
+        38.0,
+        ge=0.0,
+        le=160.0,
         description="Dirichlet value on the domain edge c_far [C] PC physioxic default; range 38–65 "
         "(normal breast 52–65 mmHg, Vaupel 1991 [V]).",
     )
     initial_mmhg: float = Field(
-        38.0, ge=0.0, le=160.0, description="Initial value c_0 [C] PC samples (M24: 0); range 0–38."
+        38.0,
+        ge=0.0,
+        le=160.0,
+        description="Initial value c_0 [C] PC samples (M24: 0); range 0–38.",
     )
     dirichlet_edges: bool = Field(
-        True, description="Hold the outermost voxel layer at far_field_mmhg [C] PC samples."
+        True,
+        description="Hold the outermost voxel layer at far_field_mmhg [C] PC samples.",
     )
     solver_rtol: float = Field(
-        1.0e-10, gt=0.0, le=1.0e-3,
+        1.0e-10,
+        gt=0.0,
+        le=1.0e-3,
         description="Relative residual of the implicit solve (conjugate gradient). Numerical choice.",
     )
     vessels: VesselConfig = Field(default_factory=VesselConfig)
@@ -221,22 +251,28 @@ class MechanicsConfig(_Model):
     """PhysiCell potentials (SCIENCE.md §1.2, Table 1.1); drag folded in, so forces are velocities."""
 
     repulsion_um_per_min: float = Field(
-        10.0, ge=0.0, le=1.0e4,
+        10.0,
+        ge=0.0,
+        le=1.0e4,
         description="Cell–cell repulsion c_r [C] PC default 10; range 6.25–25 (M24).",
     )
     adhesion_um_per_min: float = Field(
-        0.4, ge=0.0, le=1.0e4,
+        0.4,
+        ge=0.0,
+        le=1.0e4,
         description="Cell–cell adhesion c_a [C] PC default 0.4; range 0.4–10 (M24).",
     )
     relative_max_adhesion_distance: float = Field(
-        1.25, ge=1.0, le=3.0,
+        1.25,
+        ge=1.0,
+        le=3.0,
         description="ℓ, adhesion reach as a multiple of the radius [C] PC, all M24 configs (cancer 1.25).",
     )
-    adhesion_affinity: dict[Literal["cancer", "msc"], Annotated[float, Field(ge=0.0, le=1.0)]] = (
-        Field(
-            default_factory=dict,
-            description="α(τ): affinity to each other cell type, 1 if not given [C] PC default 1.",
-        )
+    adhesion_affinity: dict[
+        Literal["cancer", "msc"], Annotated[float, Field(ge=0.0, le=1.0)]
+    ] = Field(
+        default_factory=dict,
+        description="α(τ): affinity to each other cell type, 1 if not given [C] PC default 1.",
     )
 
 
@@ -245,15 +281,21 @@ class MotilityConfig(_Model):
 
     enabled: bool = Field(True, description="Cells of this type move actively. [A]")
     speed_um_per_min: float = Field(
-        0.3, ge=0.0, le=100.0,
+        0.3,
+        ge=0.0,
+        le=100.0,
         description="Speed v in 3D collagen [M] range 0.1–0.5; [A] default 0.3.",
     )
     persistence_min: float = Field(
-        15.0, gt=0.0, le=1.0e5,
+        15.0,
+        gt=0.0,
+        le=1.0e5,
         description="Persistence time T_p [M]/[A] 15 min; range 5–60 (M24 10 [C]).",
     )
     bias: float = Field(
-        0.0, ge=0.0, le=1.0,
+        0.0,
+        ge=0.0,
+        le=1.0,
         description="Chemotactic bias b toward bias_direction [A] 0; range 0–0.95 (M24 leaders 0.95 [C]).",
     )
     bias_direction: Literal["none", "up_oxygen"] = Field(
@@ -274,7 +316,10 @@ CYCLE_PRESETS: dict[str, tuple[list[float], list[bool]]] = {
     # PC code 5, one Poisson phase; default rate r_ref = ln 2 / 1800 min (30 h doubling) [D]
     "live": ([1800.0 / math.log(2.0)], [False]),
     # PC code 6 (template): G0/G1 300 stochastic, S 480, G2 240, M 60 fixed [C]
-    "flow_cytometry_separated": ([300.0, 480.0, 240.0, 60.0], [False, True, True, True]),
+    "flow_cytometry_separated": (
+        [300.0, 480.0, 240.0, 60.0],
+        [False, True, True, True],
+    ),
     "none": ([], []),
 }
 
@@ -294,7 +339,8 @@ class CycleConfig(_Model):
         "doubling) [D]; range 1300–3640 (15–42 h).",
     )
     phase_fixed: list[bool] | None = Field(
-        None, description="Whether each phase has a fixed duration (else exponential). [C] PC"
+        None,
+        description="Whether each phase has a fixed duration (else exponential). [C] PC",
     )
     oxygen_dependent: bool = Field(
         True,
@@ -305,7 +351,9 @@ class CycleConfig(_Model):
         5.0, ge=0.0, le=160.0, description="c_P, no cycling below [C] PC."
     )
     proliferation_saturation_mmhg: float = Field(
-        38.0, gt=0.0, le=160.0,
+        38.0,
+        gt=0.0,
+        le=160.0,
         description="c_S, full rate above [C] PC samples 38 (core default 160, see SCIENCE.md §3.1).",
     )
 
@@ -316,8 +364,11 @@ class CycleConfig(_Model):
             object.__setattr__(self, "phase_durations_min", list(durations))
         if self.phase_fixed is None:
             object.__setattr__(
-                self, "phase_fixed", list(fixed) if len(fixed) == len(self.durations) else
-                [False] * len(self.durations),
+                self,
+                "phase_fixed",
+                list(fixed)
+                if len(fixed) == len(self.durations)
+                else [False] * len(self.durations),
             )
         if len(self.fixed) != len(self.durations):
             raise ValueError("phase_fixed must have one entry per phase_durations_min")
@@ -352,11 +403,15 @@ class DeathConfig(_Model):
     """Apoptosis and hypoxic necrosis (SCIENCE.md §3.1, Table 3.1)."""
 
     apoptosis_per_min: float = Field(
-        5.31667e-5, ge=0.0, le=1.0,
+        5.31667e-5,
+        ge=0.0,
+        le=1.0,
         description="Apoptosis rate r_A [C] PC (mean 313 h).",
     )
     apoptosis_duration_min: float = Field(
-        516.0, ge=0.0, le=1.0e5,
+        516.0,
+        ge=0.0,
+        le=1.0e5,
         description="Time from apoptosis to removal [C] PC 516 min.",
     )
     necrosis: Literal["off", "ramp", "deterministic"] = Field(
@@ -371,18 +426,25 @@ class DeathConfig(_Model):
         2.5, ge=0.0, le=160.0, description="c_N,max, full rate below [C] PC."
     )
     necrosis_max_per_min: float = Field(
-        1.0 / 360.0, ge=0.0, le=1.0,
+        1.0 / 360.0,
+        ge=0.0,
+        le=1.0,
         description="r_N,max ('cells survive 6 h in very low O2') [C] PC.",
     )
     necrotic_removal_min: float = Field(
-        360.0, ge=0.0, le=86400.0,
+        360.0,
+        ge=0.0,
+        le=86400.0,
         description="Time from necrosis to removal (lysis) [A] 360; range 60–86400 (PC removes lysed "
         "cells by 86400 min; volume-tracking lysis is not modelled).",
     )
 
     @model_validator(mode="after")
     def _thresholds(self) -> Self:
-        if self.necrosis == "ramp" and self.necrosis_max_mmhg >= self.necrosis_threshold_mmhg:
+        if (
+            self.necrosis == "ramp"
+            and self.necrosis_max_mmhg >= self.necrosis_threshold_mmhg
+        ):
             raise ValueError("necrosis_max_mmhg must be below necrosis_threshold_mmhg")
         return self
 
@@ -391,7 +453,9 @@ class CellTypeConfig(_Model):
     """One cell type: geometry, mechanics, motility, oxygen uptake, cycle and death."""
 
     radius_um: float = Field(
-        8.412710547954228, gt=1.0, le=100.0,
+        8.412710547954228,
+        gt=1.0,
+        le=100.0,
         description="Radius; cancer 8.41 µm = volume 2494 µm³ [C] PC template, M24; range 6–9 µm "
         "(MDA-MB-231 suspended diameter 12–18 µm [M]).",
     )
@@ -420,7 +484,9 @@ class MscCellConfig(CellTypeConfig):
         10.0, gt=1.0, le=100.0, description="MSC radius R_m [A] 10; range 8–12 µm."
     )
     oxygen_uptake_per_min: float = Field(
-        1.0, ge=0.0, le=1.0e4,
+        1.0,
+        ge=0.0,
+        le=1.0e4,
         description="MSC uptake U_m [C] M24 fibroblasts 1; [A] range 1–3.",
     )
     mechanics: MechanicsConfig = Field(
@@ -428,7 +494,9 @@ class MscCellConfig(CellTypeConfig):
         description="ℓ_m = 1.5 [A] (range 1.25–2): a sphere underestimates an elongated MSC's reach.",
     )
     motility: MotilityConfig = Field(
-        default_factory=lambda: MotilityConfig(speed_um_per_min=0.3, persistence_min=30.0),
+        default_factory=lambda: MotilityConfig(
+            speed_um_per_min=0.3, persistence_min=30.0
+        ),
         description="v_m 0.3 µm/min [M]/[A] (0.1–1.0), T_p,m 30 min [A] (10–60).",
     )
     cycle: CycleConfig = Field(
@@ -468,10 +536,13 @@ class Placement(_Model):
     n_cells: int = Field(
         100, ge=0, le=MAX_CELLS, description="Number of cells ('ball', 'box')."
     )
-    center_um: list[float] | None = Field(None, description="Ball centre; domain centre if absent.")
+    center_um: list[float] | None = Field(
+        None, description="Ball centre; domain centre if absent."
+    )
     radius_um: float = Field(100.0, gt=0.0, le=1.0e6, description="Ball radius.")
     csv_path: Path | None = Field(
-        None, description="CSV with a header x,y[,z] (µm); relative to the scenario file."
+        None,
+        description="CSV with a header x,y[,z] (µm); relative to the scenario file.",
     )
     relax_overlaps: bool = Field(
         False,
@@ -484,7 +555,9 @@ class Placement(_Model):
             raise ValueError("shape 'csv' needs csv_path")
         if self.shape != "csv" and self.csv_path is not None:
             raise ValueError("csv_path is only read with shape 'csv'")
-        if self.center_um is not None and not all(math.isfinite(x) for x in self.center_um):
+        if self.center_um is not None and not all(
+            math.isfinite(x) for x in self.center_um
+        ):
             raise ValueError("center_um must be finite")
         return self
 
@@ -513,14 +586,20 @@ class NumericsConfig(_Model):
     """Numerical choices that do not change the model (SCIENCE.md §1.2)."""
 
     integrator: Literal["ab2", "euler"] = Field(
-        "ab2", description="Adams–Bashforth 2 [C] PC Cell::update_position; Euler for tests."
+        "ab2",
+        description="Adams–Bashforth 2 [C] PC Cell::update_position; Euler for tests.",
     )
     sort_every_steps: int = Field(
-        100, ge=1, le=1_000_000,
+        100,
+        ge=1,
+        le=1_000_000,
         description="Reorder cell rows by grid bin every k mechanics steps (memory locality).",
     )
     initial_capacity_factor: float = Field(
-        2.0, ge=1.0, le=100.0, description="Initial array capacity as a multiple of the cells."
+        2.0,
+        ge=1.0,
+        le=100.0,
+        description="Initial array capacity as a multiple of the cells.",
     )
 
 
@@ -530,7 +609,9 @@ class NumericsConfig(_Model):
 class Scenario(_Model):
     """A whole tissue scenario: what is simulated, for how long, and what is written."""
 
-    name: str = Field("scenario", min_length=1, max_length=200, description="Short label.")
+    name: str = Field(
+        "scenario", min_length=1, max_length=200, description="Short label."
+    )
     description: str = Field("", max_length=10_000, description="Free text.")
     seed: int = Field(0, ge=0, le=2**63 - 1, description="Seed of every random draw.")
     domain: DomainConfig = Field(default_factory=DomainConfig)
@@ -552,27 +633,41 @@ class Scenario(_Model):
         total = 0
         for i, p in enumerate(self.initial_cells):
             if getattr(self.cell_types, p.kind) is None:
-                raise ValueError(f"initial_cells[{i}] places '{p.kind}' cells; cell_types.{p.kind} is not defined")
+                raise ValueError(
+                    f"initial_cells[{i}] places '{p.kind}' cells; cell_types.{p.kind} is not defined"
+                )
             if p.center_um is not None:
                 if len(p.center_um) != dim:
-                    raise ValueError(f"initial_cells[{i}].center_um needs {dim} coordinates")
+                    raise ValueError(
+                        f"initial_cells[{i}].center_um needs {dim} coordinates"
+                    )
                 inside = all(
                     lo <= c <= hi
-                    for c, lo, hi in zip(p.center_um, self.domain.lower_um, self.domain.upper_um, strict=True)
+                    for c, lo, hi in zip(
+                        p.center_um,
+                        self.domain.lower_um,
+                        self.domain.upper_um,
+                        strict=True,
+                    )
                 )
                 if not inside:
-                    raise ValueError(f"initial_cells[{i}].center_um lies outside the domain")
+                    raise ValueError(
+                        f"initial_cells[{i}].center_um lies outside the domain"
+                    )
             if p.shape != "csv":
                 total += p.n_cells
         if total > MAX_CELLS:
             raise ValueError(f"{total:,} initial cells; at most {MAX_CELLS:,}")
         for v in self.oxygen.vessels.positions_um:
             if len(v) != dim:
-                raise ValueError(f"oxygen.vessels.positions_um entries need {dim} coordinates")
+                raise ValueError(
+                    f"oxygen.vessels.positions_um entries need {dim} coordinates"
+                )
         for kind, ct in self.cell_types.items():
             name = kind.name.lower()
             if ct.death.necrosis != "off" and (
-                ct.death.necrosis_threshold_mmhg >= max(self.oxygen.far_field_mmhg, self.oxygen.initial_mmhg)
+                ct.death.necrosis_threshold_mmhg
+                >= max(self.oxygen.far_field_mmhg, self.oxygen.initial_mmhg)
                 and self.oxygen.far_field_mmhg > 0
             ):
                 raise ValueError(

@@ -52,7 +52,9 @@ def get_backend(name: str = "cpu") -> Backend:
     try:
         return _BACKENDS[name]
     except KeyError:
-        raise ValueError(f"unknown backend {name!r}; available: {', '.join(_BACKENDS)}") from None
+        raise ValueError(
+            f"unknown backend {name!r}; available: {', '.join(_BACKENDS)}"
+        ) from None
 
 
 LIVE, APOPTOTIC, NECROTIC = _cpu.LIVE, _cpu.APOPTOTIC, _cpu.NECROTIC

@@ -178,15 +178,23 @@ def contact_velocity(
             for s in range(start[nb], start[nb + 1]):
                 j = order[s]
                 if j != i:
-                    _pair_velocity(i, j, pos, radius, kind, reach, cr_pair, ca_pair, dim, acc)
+                    _pair_velocity(
+                        i, j, pos, radius, kind, reach, cr_pair, ca_pair, dim, acc
+                    )
         for a in range(dim):
             out[i, a] = acc[a]
 
 
 @njit(inline="always", cache=True)
 def _add_wall_velocity(
-    i: int, pos: F64Array, radius: F64Array, lower: F64Array, upper: F64Array,
-    wall_cr: float, dim: int, out: F64Array,
+    i: int,
+    pos: F64Array,
+    radius: F64Array,
+    lower: F64Array,
+    upper: F64Array,
+    wall_cr: float,
+    dim: int,
+    out: F64Array,
 ) -> None:
     """Virtual wall: c_BM (1 − d/R)² pushing inward when a wall is closer than R [C PC]."""
     r = radius[i]
@@ -254,10 +262,16 @@ def motility_and_integrate(
                 if direction[i, a] != 0.0:
                     has_dir = True
             cid = cell_id[i]
-            turn = (not has_dir) or tp < dt or rng.uniform01(seed, step, cid, rng.MOTILITY_TURN) < dt / tp
+            turn = (
+                (not has_dir)
+                or tp < dt
+                or rng.uniform01(seed, step, cid, rng.MOTILITY_TURN) < dt / tp
+            )
             if turn:
                 xi = np.empty(dim)
-                rng.random_unit_vector(seed, step, cid, rng.MOTILITY_DIR_A, rng.MOTILITY_DIR_B, dim, xi)
+                rng.random_unit_vector(
+                    seed, step, cid, rng.MOTILITY_DIR_A, rng.MOTILITY_DIR_B, dim, xi
+                )
                 b = bias_by_kind[k]
                 if b > 0.0:
                     vox = 0
@@ -352,7 +366,11 @@ def lifecycle_step(
             elif necrosis_mode[k] == 1:
                 span = c_necrosis[k] - c_necrosis_max[k]
                 f = min(max((c_necrosis[k] - c) / span, 0.0), 1.0)
-                if f > 0.0 and rng.uniform01(seed, step, cid, rng.NECROSIS) < necrosis_max_rate[k] * f * dt:
+                if (
+                    f > 0.0
+                    and rng.uniform01(seed, step, cid, rng.NECROSIS)
+                    < necrosis_max_rate[k] * f * dt
+                ):
                     state[i] = NECROTIC
                     t_state[i] = 0.0
             elif necrosis_mode[k] == 2 and c < c_necrosis[k]:
@@ -360,7 +378,9 @@ def lifecycle_step(
                 t_state[i] = 0.0
         if state[i] != LIVE:
             t_state[i] += dt
-            limit = apoptosis_duration[k] if state[i] == APOPTOTIC else necrotic_duration[k]
+            limit = (
+                apoptosis_duration[k] if state[i] == APOPTOTIC else necrotic_duration[k]
+            )
             if t_state[i] >= limit - 1e-9:
                 remove[i] = True
             continue
@@ -408,7 +428,9 @@ def place_daughters(
         i = mothers[m]
         d = first_row + m
         u = np.empty(dim)
-        rng.random_unit_vector(seed, step, cell_id[i], rng.DIVISION_DIR_A, rng.DIVISION_DIR_B, dim, u)
+        rng.random_unit_vector(
+            seed, step, cell_id[i], rng.DIVISION_DIR_A, rng.DIVISION_DIR_B, dim, u
+        )
         h = 0.5 * radius[i]
         for a in range(dim):
             x = pos[i, a]

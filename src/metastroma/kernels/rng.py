@@ -81,7 +81,13 @@ def uniform01_many(seed: int, step: int, ids: I64Array, stream: int) -> F64Array
 
 @njit(inline="always", cache=True)
 def random_unit_vector(
-    seed: int, step: int, cell_id: int, stream_a: int, stream_b: int, dim: int, out: F64Array
+    seed: int,
+    step: int,
+    cell_id: int,
+    stream_a: int,
+    stream_b: int,
+    dim: int,
+    out: F64Array,
 ) -> None:
     """Write a unit vector, uniform on the circle (dim 2) or the sphere (dim 3), into ``out``."""
     u1 = uniform01(seed, step, cell_id, stream_a)

@@ -39,7 +39,9 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON atomically."""
-    write_bytes_atomic(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+    write_bytes_atomic(
+        path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
+    )
 
 
 def write_parquet_atomic(path: Path, table: pa.Table) -> None:

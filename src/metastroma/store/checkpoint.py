@@ -31,7 +31,7 @@ def write_checkpoint(
 
     def fill(tmp: Path) -> None:
         with open(tmp / "state.npz", "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy stubs type **kwds as bool
         (tmp / "meta.json").write_text(json.dumps({**meta, "step": step}, indent=2))
 
     build_dir_atomic(path, fill)
@@ -47,8 +47,11 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     if not root.is_dir():
         return None
     done = [
-        p for p in root.iterdir()
-        if p.name.startswith("step=") and (p / "meta.json").is_file() and (p / "state.npz").is_file()
+        p
+        for p in root.iterdir()
+        if p.name.startswith("step=")
+        and (p / "meta.json").is_file()
+        and (p / "state.npz").is_file()
     ]
     return max(done, key=lambda p: p.name) if done else None
 

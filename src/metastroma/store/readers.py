@@ -22,8 +22,11 @@ def snapshot_steps(run_dir: Path) -> list[int]:
     root = Path(run_dir) / "cells"
     if not root.is_dir():
         return []
-    return sorted(int(p.name.split("=")[1]) for p in root.iterdir()
-                  if p.name.startswith("step=") and (p / "part-0.parquet").is_file())
+    return sorted(
+        int(p.name.split("=")[1])
+        for p in root.iterdir()
+        if p.name.startswith("step=") and (p / "part-0.parquet").is_file()
+    )
 
 
 def read_cells(run_dir: Path, step: int | None = None) -> dict[str, np.ndarray]:
@@ -40,8 +43,12 @@ def read_fields(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """(t_min (T,), oxygen_mmhg (T, nx, ny[, nz])) from ``fields.zarr``."""
     import zarr
 
+    from metastroma.store.writers import zarr_array
+
     g = zarr.open_group(Path(run_dir) / "fields.zarr", mode="r")
-    return np.asarray(g["t_min"][:]), np.asarray(g["oxygen_mmhg"][:])
+    return np.asarray(zarr_array(g, "t_min")[:]), np.asarray(
+        zarr_array(g, "oxygen_mmhg")[:]
+    )
 
 
 def read_positions_csv(path: Path, dim: int) -> F64Array:

@@ -27,6 +27,20 @@ from metastroma.tissue.state import COLUMNS, Cells
 AXES = ("x", "y", "z")
 
 
+def zarr_array(group: zarr.Group, name: str) -> zarr.Array:
+    """The array ``name`` of ``group``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is a sub-group (a damaged or foreign store).
+    """
+    node = group[name]
+    if not isinstance(node, zarr.Array):
+        raise ValueError(f"{group.store}: {name!r} is not an array")
+    return node
+
+
 @dataclass(frozen=True)
 class Trigger:
     """Fires at blocks 0, k, 2k, ... (block = phenotype step index)."""
@@ -71,7 +85,10 @@ class MetricsWriter:
 
     def as_arrays(self) -> dict[str, np.ndarray]:
         """For the checkpoint."""
-        return {f"metrics/{k}": np.asarray(v, dtype=np.float64) for k, v in self.rows.items()}
+        return {
+            f"metrics/{k}": np.asarray(v, dtype=np.float64)
+            for k, v in self.rows.items()
+        }
 
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
         """From a checkpoint."""
@@ -93,7 +110,9 @@ def snapshot_table(cells: Cells) -> pa.Table:
         if spec.width == "dim":
             base = name.removesuffix("_um").removesuffix("pos")
             for a in range(cells.dim):
-                cols[f"{base}{AXES[a]}_um" if base else f"{AXES[a]}_um"] = arr[:, a].copy()
+                cols[f"{base}{AXES[a]}_um" if base else f"{AXES[a]}_um"] = arr[
+                    :, a
+                ].copy()
         else:
             cols[name] = arr.copy()
     return pa.table(cols)
@@ -135,12 +154,22 @@ class FieldsWriter:
         if n_frames == 0:
             g = zarr.open_group(self.path, mode="w", zarr_format=3)
             o2 = g.create_array(
-                "oxygen_mmhg", shape=(0, *self.shape), chunks=(1, *self.shape), dtype="f8",
-                fill_value=0.0, dimension_names=("time", *dims),
+                "oxygen_mmhg",
+                shape=(0, *self.shape),
+                chunks=(1, *self.shape),
+                dtype="f8",
+                fill_value=0.0,
+                dimension_names=("time", *dims),
             )
             o2.attrs["units"] = "mmHg"
-            t = g.create_array("t_min", shape=(0,), chunks=(1024,), dtype="f8", fill_value=0.0,
-                               dimension_names=("time",))
+            t = g.create_array(
+                "t_min",
+                shape=(0,),
+                chunks=(1024,),
+                dtype="f8",
+                fill_value=0.0,
+                dimension_names=("time",),
+            )
             t.attrs["units"] = "min"
             for d, c in zip(dims, self.centres, strict=True):
                 a = g.create_array(d, shape=c.shape, dtype="f8", dimension_names=(d,))
@@ -148,15 +177,15 @@ class FieldsWriter:
                 a.attrs["units"] = "µm"
         else:
             g = zarr.open_group(self.path, mode="r+")
-            g["oxygen_mmhg"].resize((n_frames, *self.shape))
-            g["t_min"].resize((n_frames,))
+            zarr_array(g, "oxygen_mmhg").resize((n_frames, *self.shape))
+            zarr_array(g, "t_min").resize((n_frames,))
         self.n_frames = n_frames
 
     def append(self, field_mmhg: np.ndarray, t_min: float) -> None:
         """Append one frame (data first, then the time that marks it complete)."""
         g = zarr.open_group(self.path, mode="r+")
-        o2 = g["oxygen_mmhg"]
-        t = g["t_min"]
+        o2 = zarr_array(g, "oxygen_mmhg")
+        t = zarr_array(g, "t_min")
         k = self.n_frames
         o2.resize((k + 1, *self.shape))
         o2[k] = field_mmhg

@@ -174,8 +174,9 @@ class VoxelGrid(NamedTuple):
         >>> make_voxel_grid([0.0, 0.0], [60.0, 40.0], 20.0).centres(0).tolist()
         [10.0, 30.0, 50.0]
         """
-        n = self.shape[axis]
-        return self.lower_um[axis] + (np.arange(n) + 0.5) * self.voxel_um
+        i = np.arange(self.shape[axis], dtype=np.float64)
+        out: F64Array = self.lower_um[axis] + (i + 0.5) * self.voxel_um
+        return out
 
 
 def make_voxel_grid(

@@ -120,25 +120,56 @@ def advance_lifecycle(
     divide = np.zeros(cells.capacity, dtype=np.bool_)
     remove = np.zeros(cells.capacity, dtype=np.bool_)
     backend.lifecycle_step(
-        seed, step, dt_min, n,
-        cells["cell_id"], cells["kind"], cells["state"], cells["t_state_min"],
-        cells["phase"], cells["t_phase_min"], cells["oxygen_mmhg"],
-        tables.n_phases, tables.duration, tables.fixed, tables.o2_dependent,
-        tables.c_prolif, tables.c_sat, tables.apoptosis_rate, tables.apoptosis_duration,
-        tables.necrosis_mode, tables.c_necrosis, tables.c_necrosis_max,
-        tables.necrosis_max_rate, tables.necrotic_duration,
-        divide, remove,
+        seed,
+        step,
+        dt_min,
+        n,
+        cells["cell_id"],
+        cells["kind"],
+        cells["state"],
+        cells["t_state_min"],
+        cells["phase"],
+        cells["t_phase_min"],
+        cells["oxygen_mmhg"],
+        tables.n_phases,
+        tables.duration,
+        tables.fixed,
+        tables.o2_dependent,
+        tables.c_prolif,
+        tables.c_sat,
+        tables.apoptosis_rate,
+        tables.apoptosis_duration,
+        tables.necrosis_mode,
+        tables.c_necrosis,
+        tables.c_necrosis_max,
+        tables.necrosis_max_rate,
+        tables.necrotic_duration,
+        divide,
+        remove,
     )
     mothers = np.flatnonzero(divide[:n]).astype(np.int64)
     n_div = int(mothers.shape[0])
     if n_div:
-        cells = cells.reserve(n_div)  # overflow is a value: grow, then place all or none
+        cells = cells.reserve(
+            n_div
+        )  # overflow is a value: grow, then place all or none
         cells.inherit(mothers, n)
         backend.place_daughters(
-            seed, step, mothers, n, cells.next_id,
-            cells["cell_id"], cells["pos_um"], cells["radius_um"], lower_um, upper_um,
+            seed,
+            step,
+            mothers,
+            n,
+            cells.next_id,
+            cells["cell_id"],
+            cells["pos_um"],
+            cells["radius_um"],
+            lower_um,
+            upper_um,
         )
-        for name in ("has_prev", "direction"):  # mothers restart their walk and integrator
+        for name in (
+            "has_prev",
+            "direction",
+        ):  # mothers restart their walk and integrator
             cells[name][mothers] = False if name == "has_prev" else 0.0
         cells.n_live = n + n_div
         cells.next_id += n_div

@@ -94,7 +94,9 @@ def mechanics_tables(scenario: Scenario) -> MechanicsTables:
     dist = 0.0
     for i in defined:
         for j in defined:
-            dist = max(dist, reach[i] * radius[i] + reach[j] * radius[j], radius[i] + radius[j])
+            dist = max(
+                dist, reach[i] * radius[i] + reach[j] * radius[j], radius[i] + radius[j]
+            )
     return MechanicsTables(reach, cr_pair, ca_pair, dist)
 
 
@@ -102,13 +104,19 @@ def neighbour_grid_shape(
     lower_um: F64Array, upper_um: F64Array, min_bin_um: float
 ) -> tuple[F64Array, I64Array]:
     """Bin edges (≥ ``min_bin_um``) and counts per axis that tile the domain exactly."""
-    extent = np.asarray(upper_um, dtype=np.float64) - np.asarray(lower_um, dtype=np.float64)
+    extent = np.asarray(upper_um, dtype=np.float64) - np.asarray(
+        lower_um, dtype=np.float64
+    )
     n_bins = np.maximum(1, np.floor(extent / max(min_bin_um, 1e-9))).astype(np.int64)
     return extent / n_bins, n_bins
 
 
 def build_neighbour_grid(
-    cells: Cells, lower_um: F64Array, bin_um: F64Array, n_bins: I64Array, backend: Backend
+    cells: Cells,
+    lower_um: F64Array,
+    bin_um: F64Array,
+    n_bins: I64Array,
+    backend: Backend,
 ) -> NeighbourGrid:
     """Bin the live cells (stable counting sort)."""
     n = cells.n_live
@@ -122,14 +130,26 @@ def contact_velocity(
 ) -> None:
     """Fill ``cells['vel_um_per_min']`` (live rows) with the cell–cell contact velocity."""
     backend.contact_velocity(
-        cells["pos_um"], cells["radius_um"], cells["kind"], cells.n_live,
-        tables.reach, tables.cr_pair, tables.ca_pair,
-        grid.lower, grid.bin_um, grid.n_bins, grid.start, grid.order, grid.bins,
+        cells["pos_um"],
+        cells["radius_um"],
+        cells["kind"],
+        cells.n_live,
+        tables.reach,
+        tables.cr_pair,
+        tables.ca_pair,
+        grid.lower,
+        grid.bin_um,
+        grid.n_bins,
+        grid.start,
+        grid.order,
+        grid.bins,
         cells["vel_um_per_min"],
     )
 
 
 def sort_by_bin(cells: Cells, grid: NeighbourGrid) -> None:
-    """Reorder rows so that cells of a bin are adjacent (memory locality, as HOOMD's
-    ``SFCPackTuner``); the order is the counting sort's, so it is deterministic."""
+    """Reorder rows so that cells of a bin are adjacent (memory locality).
+
+    As HOOMD's ``SFCPackTuner``; the order is the counting sort's, so it is deterministic.
+    """
     cells.permute(grid.order)

@@ -33,7 +33,9 @@ def tumour_radius_um(pos: np.ndarray, dim: int) -> tuple[float, float]:
     return float(factor * rg), float(np.percentile(d, 95.0))
 
 
-def measure(cells: Cells, field: OxygenField, step: int, t_min: float) -> dict[str, float]:
+def measure(
+    cells: Cells, field: OxygenField, step: int, t_min: float
+) -> dict[str, float]:
     """One row of metrics: counts by type and state, tumour radius, oxygen statistics."""
     n = cells.n_live
     state = cells.live("state")
@@ -57,5 +59,7 @@ def measure(cells: Cells, field: OxygenField, step: int, t_min: float) -> dict[s
     for level in HYPOXIA_LEVELS_MMHG:
         key = f"frac_live_below_{str(level).replace('.', 'p').removesuffix('p0')}_mmhg"
         row[key] = float(np.mean(oc < level)) if oc.size else float("nan")
-    row["o2_solver_iterations"] = float(field.last.iterations) if field.last is not None else 0.0
+    row["o2_solver_iterations"] = (
+        float(field.last.iterations) if field.last is not None else 0.0
+    )
     return row

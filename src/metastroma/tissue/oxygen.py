@@ -57,10 +57,13 @@ def vessel_voxels(scenario: Scenario, grid: VoxelGrid) -> I64Array:
     pts = [np.asarray(v.positions_um, dtype=np.float64).reshape(-1, dim)]
     if v.density_per_mm2 > 0:
         volume_mm = float(np.prod((upper - lower) / 1000.0))
-        n = int(round(v.density_per_mm2 * volume_mm))
+        n = round(v.density_per_mm2 * volume_mm)
         ids = np.arange(n, dtype=np.int64)
         streams = (rng.VESSEL_X, rng.VESSEL_Y, rng.VESSEL_Z)
-        u = np.stack([rng.uniform01_many(scenario.seed, 0, ids, streams[a]) for a in range(dim)], axis=1)
+        u = np.stack(
+            [rng.uniform01_many(scenario.seed, 0, ids, streams[a]) for a in range(dim)],
+            axis=1,
+        )
         pts.append(lower + u * (upper - lower))
     allp = np.concatenate(pts, axis=0)
     if allp.shape[0] == 0:
@@ -73,7 +76,9 @@ def make_oxygen_field(scenario: Scenario) -> OxygenField:
     o = scenario.oxygen
     d = scenario.domain
     grid = make_voxel_grid(d.lower_um, d.upper_um, d.voxel_um)
-    params = DiffusionParams(o.diffusivity_um2_per_min, o.decay_per_min, o.dirichlet_edges, o.far_field_mmhg)
+    params = DiffusionParams(
+        o.diffusivity_um2_per_min, o.decay_per_min, o.dirichlet_edges, o.far_field_mmhg
+    )
     c = np.full(grid.shape, o.initial_mmhg, dtype=np.float64)
     vox = vessel_voxels(scenario, grid)
     fixed = supply = None
@@ -85,32 +90,54 @@ def make_oxygen_field(scenario: Scenario) -> OxygenField:
             supply = np.zeros(grid.shape, dtype=np.float64)
             supply.reshape(-1)[vox] = o.vessels.supply_per_min
     return OxygenField(
-        grid, params, c, fixed, o.vessels.target_mmhg, supply, o.vessels.target_mmhg,
-        o.enabled, o.solver_rtol,
+        grid,
+        params,
+        c,
+        fixed,
+        o.vessels.target_mmhg,
+        supply,
+        o.vessels.target_mmhg,
+        o.enabled,
+        o.solver_rtol,
     )
 
 
-def cell_uptake_per_voxel(cells: Cells, field: OxygenField, tables: LifecycleTables) -> F64Array:
+def cell_uptake_per_voxel(
+    cells: Cells, field: OxygenField, tables: LifecycleTables
+) -> F64Array:
     """u(x) = Σ_i U_i V_i / V_vox over the cells in each voxel (1/min), grid-shaped."""
     n = cells.n_live
     vox = voxel_index(cells["pos_um"], n, field.grid)
     kind = cells.live("kind")
     r = cells.live("radius_um")
     vol = 4.0 / 3.0 * np.pi * r**3
-    rate = tables.uptake_per_min[kind] * np.where(cells.live("state") == LIVE, 1.0, DEAD_UPTAKE_FACTOR)
-    per_vox = sum_per_voxel(vox, rate * vol / field.grid.voxel_volume_um3, field.grid.n_voxels)
+    rate = tables.uptake_per_min[kind] * np.where(
+        cells.live("state") == LIVE, 1.0, DEAD_UPTAKE_FACTOR
+    )
+    per_vox = sum_per_voxel(
+        vox, rate * vol / field.grid.voxel_volume_um3, field.grid.n_voxels
+    )
     return per_vox.reshape(field.grid.shape)
 
 
-def update_oxygen(cells: Cells, field: OxygenField, tables: LifecycleTables, dt_min: float) -> None:
+def update_oxygen(
+    cells: Cells, field: OxygenField, tables: LifecycleTables, dt_min: float
+) -> None:
     """One implicit oxygen step with the cells' uptake; then each cell reads its voxel."""
     n = cells.n_live
     if field.enabled:
         uptake = cell_uptake_per_voxel(cells, field, tables)
         field.last = solve_oxygen_step(
-            field.c, dt_min, field.grid, field.params, uptake,
-            supply_per_min=field.supply, supply_target_mmhg=field.supply_target,
-            fixed=field.fixed, fixed_value_mmhg=field.fixed_value, rtol=field.rtol,
+            field.c,
+            dt_min,
+            field.grid,
+            field.params,
+            uptake,
+            supply_per_min=field.supply,
+            supply_target_mmhg=field.supply_target,
+            fixed=field.fixed,
+            fixed_value_mmhg=field.fixed_value,
+            rtol=field.rtol,
         )
     vox = voxel_index(cells["pos_um"], n, field.grid)
     cells["oxygen_mmhg"][:n] = gather_at_cells(field.c.reshape(-1), vox)
@@ -118,6 +145,7 @@ def update_oxygen(cells: Cells, field: OxygenField, tables: LifecycleTables, dt_
 
 def unit_gradient(field: OxygenField) -> F64Array:
     """Unit oxygen gradient per voxel, (n_voxels, dim); zero where the gradient vanishes."""
-    g = np.stack(np.gradient(field.c, field.grid.voxel_um), axis=-1).reshape(-1, field.grid.dim)
+    parts = list(np.gradient(field.c, field.grid.voxel_um))
+    g = np.stack(parts, axis=-1).reshape(-1, field.grid.dim)
     norm = np.linalg.norm(g, axis=1, keepdims=True)
     return np.divide(g, norm, out=np.zeros_like(g), where=norm > 0)

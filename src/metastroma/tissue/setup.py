@@ -21,7 +21,9 @@ _STREAMS = (rng.PLACEMENT_X, rng.PLACEMENT_Y, rng.PLACEMENT_Z)
 
 
 def _uniforms(seed: int, ids: np.ndarray, dim: int) -> F64Array:
-    return np.stack([rng.uniform01_many(seed, 0, ids, _STREAMS[a]) for a in range(dim)], axis=1)
+    return np.stack(
+        [rng.uniform01_many(seed, 0, ids, _STREAMS[a]) for a in range(dim)], axis=1
+    )
 
 
 def _lattice(n: int, spacing: float, dim: int) -> F64Array:
@@ -32,15 +34,16 @@ def _lattice(n: int, spacing: float, dim: int) -> F64Array:
     half = spacing * (2.0 * n) ** (1.0 / dim)
     m = int(np.ceil(half / spacing)) + 2
     k = np.arange(-m, m + 1, dtype=np.float64)
+    pts: F64Array
     if dim == 2:
         i, j = np.meshgrid(k, k, indexing="ij")
         x = spacing * (i + 0.5 * j)
         y = spacing * (np.sqrt(3.0) / 2.0) * j
         pts = np.stack([x.ravel(), y.ravel()], axis=1)
     else:
-        i, j, l = np.meshgrid(k, k, k, indexing="ij")
+        gi, gj, gk = np.meshgrid(k, k, k, indexing="ij")
         a = spacing * np.sqrt(2.0)  # fcc cube edge for nearest-neighbour distance s
-        base = np.stack([i.ravel(), j.ravel(), l.ravel()], axis=1) * a
+        base = np.stack([gi.ravel(), gj.ravel(), gk.ravel()], axis=1) * a
         offs = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]) * a
         pts = (base[:, None, :] + offs[None, :, :]).reshape(-1, 3)
     r2 = np.einsum("ij,ij->i", pts, pts)
@@ -61,7 +64,9 @@ def placement_positions(
     ids = np.arange(first_id, first_id + p.n_cells, dtype=np.int64)
     if p.shape == "box":
         return lower + _uniforms(scenario.seed, ids, dim) * (upper - lower)
-    centre = np.asarray(p.center_um) if p.center_um is not None else 0.5 * (lower + upper)
+    centre = (
+        np.asarray(p.center_um) if p.center_um is not None else 0.5 * (lower + upper)
+    )
     radius = getattr(scenario.cell_types, p.kind).radius_um
     if p.relax_overlaps:
         return np.clip(centre + _lattice(p.n_cells, 2.0 * radius, dim), lower, upper)

@@ -29,7 +29,11 @@ import numpy as np
 from metastroma._typing import F64Array
 from metastroma.config.models import Scenario
 from metastroma.kernels import Backend, get_backend
-from metastroma.tissue.lifecycle import LifecycleTables, advance_lifecycle, lifecycle_tables
+from metastroma.tissue.lifecycle import (
+    LifecycleTables,
+    advance_lifecycle,
+    lifecycle_tables,
+)
 from metastroma.tissue.mechanics import (
     MechanicsTables,
     NeighbourGrid,
@@ -39,7 +43,12 @@ from metastroma.tissue.mechanics import (
     neighbour_grid_shape,
 )
 from metastroma.tissue.motility import MotilityTables, motility_tables
-from metastroma.tissue.oxygen import OxygenField, make_oxygen_field, unit_gradient, update_oxygen
+from metastroma.tissue.oxygen import (
+    OxygenField,
+    make_oxygen_field,
+    unit_gradient,
+    update_oxygen,
+)
 from metastroma.tissue.setup import initial_cells
 from metastroma.tissue.state import COLUMNS, Cells
 
@@ -102,8 +111,13 @@ class TissueSimulation:
         backend: Backend | None = None,
     ) -> TissueSimulation:
         """Initial state of a scenario (cells placed, oxygen at its initial value)."""
-        return cls(scenario, initial_cells(scenario, csv_positions), make_oxygen_field(scenario),
-                   0, backend)
+        return cls(
+            scenario,
+            initial_cells(scenario, csv_positions),
+            make_oxygen_field(scenario),
+            0,
+            backend,
+        )
 
     @property
     def t_min(self) -> float:
@@ -118,15 +132,23 @@ class TissueSimulation:
         if self.motility.uses_gradient:
             self._grad = unit_gradient(self.oxygen)
         rep = advance_lifecycle(
-            self.cells, self.life, self.scenario.seed, self.step, self.dt_ph,
-            self.lower, self.upper, self.backend,
+            self.cells,
+            self.life,
+            self.scenario.seed,
+            self.step,
+            self.dt_ph,
+            self.lower,
+            self.upper,
+            self.backend,
         )
         self.cells = rep.cells
         return BlockReport(rep.n_divided, rep.n_removed)
 
     def neighbour_grid(self) -> NeighbourGrid:
         """Neighbour grid of the current positions."""
-        return build_neighbour_grid(self.cells, self.lower, self.bin_um, self.n_bins, self.backend)
+        return build_neighbour_grid(
+            self.cells, self.lower, self.bin_um, self.n_bins, self.backend
+        )
 
     def mechanics_step(self) -> None:
         """One mechanics step (step 3 of the order); advances ``step`` by one."""
@@ -135,15 +157,34 @@ class TissueSimulation:
         if self.step % self.scenario.numerics.sort_every_steps == 0:
             cells.permute(grid.order)
             n = cells.n_live
-            grid = grid._replace(bins=grid.bins[grid.order], order=np.arange(n, dtype=np.int64))
+            grid = grid._replace(
+                bins=grid.bins[grid.order], order=np.arange(n, dtype=np.int64)
+            )
         contact_velocity(cells, self.mech, grid, self.backend)
         self.backend.motility_and_integrate(
-            self.scenario.seed, self.step, self.dt_mech, cells.n_live,
-            cells["cell_id"], cells["kind"], cells["state"], cells["pos_um"], cells["radius_um"],
-            cells["vel_um_per_min"], cells["vel_prev_um_per_min"], cells["has_prev"],
-            cells["direction"], self.motility.speed, self.motility.persistence,
-            self.motility.bias, self._grad, self._o2_lower, float(self.oxygen.grid.voxel_um),
-            self._o2_shape, self.lower, self.upper, self.scenario.domain.wall,
+            self.scenario.seed,
+            self.step,
+            self.dt_mech,
+            cells.n_live,
+            cells["cell_id"],
+            cells["kind"],
+            cells["state"],
+            cells["pos_um"],
+            cells["radius_um"],
+            cells["vel_um_per_min"],
+            cells["vel_prev_um_per_min"],
+            cells["has_prev"],
+            cells["direction"],
+            self.motility.speed,
+            self.motility.persistence,
+            self.motility.bias,
+            self._grad,
+            self._o2_lower,
+            float(self.oxygen.grid.voxel_um),
+            self._o2_shape,
+            self.lower,
+            self.upper,
+            self.scenario.domain.wall,
             self.scenario.domain.wall_repulsion_um_per_min,
             self.scenario.numerics.integrator == "ab2",
         )
@@ -170,11 +211,16 @@ class TissueSimulation:
 
     @classmethod
     def from_state_arrays(
-        cls, scenario: Scenario, arrays: dict[str, np.ndarray], backend: Backend | None = None
+        cls,
+        scenario: Scenario,
+        arrays: dict[str, np.ndarray],
+        backend: Backend | None = None,
     ) -> TissueSimulation:
         """Rebuild a simulation from :meth:`state_arrays` (the checkpoint)."""
         step, next_id, n = (int(x) for x in arrays["scalars"])
-        cells = Cells.empty(scenario.dim, max(64, int(n * scenario.numerics.initial_capacity_factor)))
+        cells = Cells.empty(
+            scenario.dim, max(64, int(n * scenario.numerics.initial_capacity_factor))
+        )
         for name in COLUMNS:
             key = f"cells/{name}"
             if key not in arrays:

@@ -7,13 +7,18 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 (the backend is chosen first)
-import numpy as np  # noqa: E402
-from matplotlib.collections import EllipseCollection  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.collections import EllipseCollection
 
-from metastroma.store.readers import read_cells, read_fields, read_metrics  # noqa: E402
+from metastroma.store.readers import read_cells, read_fields, read_metrics
+from metastroma.store.writers import zarr_array
 
-_STATE_COLOURS = {0: None, 1: "#7b3294", 2: "#3d3d3d"}  # live by O2, apoptotic, necrotic
+_STATE_COLOURS = {
+    0: None,
+    1: "#7b3294",
+    2: "#3d3d3d",
+}  # live by O2, apoptotic, necrotic
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -26,19 +31,22 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 
 def plot_snapshot(run_dir: Path, out: Path) -> Path:
-    """Cells of the last snapshot (to scale; live coloured by their O2, dead by state) over
-    the last oxygen frame; for 3D runs the cells within one radius of z = centre."""
+    """Draw the cells of the last snapshot over the last oxygen frame.
+
+    Cells are drawn to scale; live cells coloured by their O2, dead ones by state. For 3D
+    runs, the cells within one radius of the middle z plane, over that plane.
+    """
     cells = read_cells(run_dir)
     t, o2 = read_fields(run_dir)
     field = o2[-1]
     import zarr
 
     g = zarr.open_group(Path(run_dir) / "fields.zarr", mode="r")
-    xs, ys = np.asarray(g["x"][:]), np.asarray(g["y"][:])
+    xs, ys = np.asarray(zarr_array(g, "x")[:]), np.asarray(zarr_array(g, "y")[:])
     dx = xs[1] - xs[0]
     x, y, r = cells["x_um"], cells["y_um"], cells["radius_um"]
     if field.ndim == 3:
-        zs = np.asarray(g["z"][:])
+        zs = np.asarray(zarr_array(g, "z")[:])
         mid = field.shape[2] // 2
         field = field[:, :, mid]
         keep = np.abs(cells["z_um"] - zs[mid]) < r
@@ -48,26 +56,43 @@ def plot_snapshot(run_dir: Path, out: Path) -> Path:
         state, c = cells["state"], cells["oxygen_mmhg"]
     fig, ax = plt.subplots(figsize=(6.4, 5.6))
     extent = (xs[0] - dx / 2, xs[-1] + dx / 2, ys[0] - dx / 2, ys[-1] + dx / 2)
-    im = ax.imshow(field.T, origin="lower", extent=extent, cmap="Blues_r", vmin=0,
-                   vmax=max(float(field.max()), 1e-9), alpha=0.85)
+    im = ax.imshow(
+        field.T,
+        origin="lower",
+        extent=extent,
+        cmap="Blues_r",
+        vmin=0,
+        vmax=max(float(field.max()), 1e-9),
+        alpha=0.85,
+    )
     fig.colorbar(im, ax=ax, label="oxygen (mmHg)", shrink=0.85)
     live = state == 0
     colours = plt.cm.autumn(np.clip(c / max(float(field.max()), 1e-9), 0, 1))
     for s, col in _STATE_COLOURS.items():
         if col is not None:
             colours[state == s] = matplotlib.colors.to_rgba(col)
-    ec = EllipseCollection(2 * r, 2 * r, np.zeros_like(r), units="xy",
-                           offsets=np.column_stack([x, y]), offset_transform=ax.transData,
-                           facecolors=colours, edgecolors="k", linewidths=0.1)
+    ec = EllipseCollection(
+        2 * r,
+        2 * r,
+        np.zeros_like(r),
+        units="xy",
+        offsets=np.column_stack([x, y]),
+        offset_transform=ax.transData,
+        facecolors=colours,
+        edgecolors="k",
+        linewidths=0.1,
+    )
     ax.add_collection(ec)
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
     ax.set_aspect("equal")
     ax.set_xlabel("x (µm)")
     ax.set_ylabel("y (µm)")
-    ax.set_title(f"t = {t[-1] / 60:.1f} h: {int(live.sum())} live (colour: O2), "
-                 f"{int((state == 1).sum())} apoptotic (purple), {int((state == 2).sum())} necrotic (grey)",
-                 fontsize=8)
+    ax.set_title(
+        f"t = {t[-1] / 60:.1f} h: {int(live.sum())} live (colour: O2), "
+        f"{int((state == 1).sum())} apoptotic (purple), {int((state == 2).sum())} necrotic (grey)",
+        fontsize=8,
+    )
     return _save(fig, out)
 
 
