@@ -62,59 +62,64 @@ def counting_sort(bins: I64Array, n_total_bins: int) -> tuple[I64Array, I64Array
     return start, order
 
 
-@njit(cache=True)
-def _neighbour_offsets(dim: int) -> I64Array:
-    n = 3**dim
-    out = np.empty((n, dim), dtype=np.int64)
-    for m in range(n):
-        r = m
-        for a in range(dim - 1, -1, -1):
-            out[m, a] = r % 3 - 1
-            r //= 3
-    return out
-
-
 # -------------------------------------------------------------------- mechanics
 
 
 @njit(inline="always", cache=True)
-def _pair_velocity(
+def _scan(
     i: int,
-    j: int,
+    s0: int,
+    s1: int,
+    order: I64Array,
     pos: F64Array,
     radius: F64Array,
     kind: I8Array,
     reach: F64Array,
     cr_pair: F64Array,
     ca_pair: F64Array,
-    dim: int,
-    acc: F64Array,
-) -> None:
-    """Add to ``acc`` the repulsion + adhesion velocity of i due to j (SCIENCE.md §1.2)."""
-    d2 = 0.0
-    for a in range(dim):
-        dx = pos[i, a] - pos[j, a]
-        d2 += dx * dx
+    three: bool,
+) -> tuple[float, float, float]:
+    """Sum of repulsion + adhesion velocities on i from the cells ``order[s0:s1]``.
+
+    v = [c_r (1 − d/R_ij)² 1(d < R_ij) − c_a (1 − d/S_ij)² 1(d < S_ij)] (x_i − x_j)/d
+    (SCIENCE.md §1.2); coincident centres are held 1e-5 µm apart as PhysiCell does.
+    """
+    xi = pos[i, 0]
+    yi = pos[i, 1]
+    zi = pos[i, 2] if three else 0.0
+    ri = radius[i]
     ki = kind[i]
-    kj = kind[j]
-    s_ij = reach[ki] * radius[i] + reach[kj] * radius[j]
-    r_ij = radius[i] + radius[j]
-    cut = max(s_ij, r_ij)
-    if d2 >= cut * cut:
-        return
-    d = np.sqrt(d2)
-    if d < 1e-5:
-        d = 1e-5  # PhysiCell's guard: coincident centres push apart along the stored offset
-    coef = 0.0
-    if d < r_ij:
-        t = 1.0 - d / r_ij
-        coef += cr_pair[ki, kj] * t * t
-    if d < s_ij:
-        t = 1.0 - d / s_ij
-        coef -= ca_pair[ki, kj] * t * t
-    coef /= d
-    for a in range(dim):
-        acc[a] += coef * (pos[i, a] - pos[j, a])
+    li = reach[ki] * ri
+    ax = 0.0
+    ay = 0.0
+    az = 0.0
+    for s in range(s0, s1):
+        j = order[s]
+        if j == i:
+            continue
+        dx = xi - pos[j, 0]
+        dy = yi - pos[j, 1]
+        dz = zi - pos[j, 2] if three else 0.0
+        d2 = dx * dx + dy * dy + dz * dz
+        kj = kind[j]
+        r_ij = ri + radius[j]
+        s_ij = li + reach[kj] * radius[j]
+        cut = max(s_ij, r_ij)
+        if d2 >= cut * cut:
+            continue
+        d = max(np.sqrt(d2), 1e-5)
+        coef = 0.0
+        if d < r_ij:
+            t = 1.0 - d / r_ij
+            coef += cr_pair[ki, kj] * t * t
+        if d < s_ij:
+            t = 1.0 - d / s_ij
+            coef -= ca_pair[ki, kj] * t * t
+        coef /= d
+        ax += coef * dx
+        ay += coef * dy
+        az += coef * dz
+    return ax, ay, az
 
 
 @njit(parallel=True, cache=True)
@@ -136,6 +141,9 @@ def contact_velocity(
 ) -> None:
     """Cell–cell repulsion and adhesion velocity of each of the first ``n`` cells.
 
+    Bins are in C order (last axis fastest), so the neighbour bins along the last axis
+    are contiguous in the counting sort: each cell scans 3 (2D) or 9 (3D) runs of rows.
+
     Parameters
     ----------
     pos : (capacity, dim) float64, µm
@@ -152,37 +160,63 @@ def contact_velocity(
     out : (capacity, dim) float64, µm/min
         Overwritten for rows < n.
     """
-    dim = pos.shape[1]
-    offsets = _neighbour_offsets(dim)
-    n_off = offsets.shape[0]
+    three = pos.shape[1] == 3
+    nbx = n_bins[0]
+    nby = n_bins[1]
+    nbz = n_bins[2] if three else 1
     for i in prange(n):
-        acc = np.zeros(dim)
-        # bin coordinates of i
         b = bins[i]
-        coord = np.empty(dim, dtype=np.int64)
-        r = b
-        for a in range(dim - 1, -1, -1):
-            coord[a] = r % n_bins[a]
-            r //= n_bins[a]
-        for m in range(n_off):
-            nb = 0
-            ok = True
-            for a in range(dim):
-                c = coord[a] + offsets[m, a]
-                if c < 0 or c >= n_bins[a]:
-                    ok = False
-                    break
-                nb = nb * n_bins[a] + c
-            if not ok:
-                continue
-            for s in range(start[nb], start[nb + 1]):
-                j = order[s]
-                if j != i:
-                    _pair_velocity(
-                        i, j, pos, radius, kind, reach, cr_pair, ca_pair, dim, acc
+        iz = b % nbz
+        r = b // nbz
+        iy = r % nby
+        ix = r // nby
+        ax = 0.0
+        ay = 0.0
+        az = 0.0
+        for jx in range(max(ix - 1, 0), min(ix + 2, nbx)):
+            if three:
+                for jy in range(max(iy - 1, 0), min(iy + 2, nby)):
+                    row = (jx * nby + jy) * nbz
+                    lo = row + max(iz - 1, 0)
+                    hi = row + min(iz + 1, nbz - 1)
+                    vx, vy, vz = _scan(
+                        i,
+                        start[lo],
+                        start[hi + 1],
+                        order,
+                        pos,
+                        radius,
+                        kind,
+                        reach,
+                        cr_pair,
+                        ca_pair,
+                        three,
                     )
-        for a in range(dim):
-            out[i, a] = acc[a]
+                    ax += vx
+                    ay += vy
+                    az += vz
+            else:
+                lo = jx * nby + max(iy - 1, 0)
+                hi = jx * nby + min(iy + 1, nby - 1)
+                vx, vy, vz = _scan(
+                    i,
+                    start[lo],
+                    start[hi + 1],
+                    order,
+                    pos,
+                    radius,
+                    kind,
+                    reach,
+                    cr_pair,
+                    ca_pair,
+                    three,
+                )
+                ax += vx
+                ay += vy
+        out[i, 0] = ax
+        out[i, 1] = ay
+        if three:
+            out[i, 2] = az
 
 
 @njit(inline="always", cache=True)
@@ -268,9 +302,8 @@ def motility_and_integrate(
                 or rng.uniform01(seed, step, cid, rng.MOTILITY_TURN) < dt / tp
             )
             if turn:
-                xi = np.empty(dim)
-                rng.random_unit_vector(
-                    seed, step, cid, rng.MOTILITY_DIR_A, rng.MOTILITY_DIR_B, dim, xi
+                ux, uy, uz = rng.random_unit_vector(
+                    seed, step, cid, rng.MOTILITY_DIR_A, rng.MOTILITY_DIR_B, dim
                 )
                 b = bias_by_kind[k]
                 if b > 0.0:
@@ -279,16 +312,19 @@ def motility_and_integrate(
                         c = int(np.floor((pos[i, a] - o2_lower[a]) / o2_dx))
                         c = min(max(c, 0), o2_shape[a] - 1)
                         vox = vox * o2_shape[a] + c
-                    norm = 0.0
-                    for a in range(dim):
-                        xi[a] = b * bias_grad[vox, a] + (1.0 - b) * xi[a]
-                        norm += xi[a] * xi[a]
-                    norm = np.sqrt(norm)
+                    ux = b * bias_grad[vox, 0] + (1.0 - b) * ux
+                    uy = b * bias_grad[vox, 1] + (1.0 - b) * uy
+                    if dim == 3:
+                        uz = b * bias_grad[vox, 2] + (1.0 - b) * uz
+                    norm = np.sqrt(ux * ux + uy * uy + uz * uz)
                     if norm > 0.0:
-                        for a in range(dim):
-                            xi[a] /= norm
-                for a in range(dim):
-                    direction[i, a] = xi[a]
+                        ux /= norm
+                        uy /= norm
+                        uz /= norm
+                direction[i, 0] = ux
+                direction[i, 1] = uy
+                if dim == 3:
+                    direction[i, 2] = uz
             for a in range(dim):
                 vel[i, a] += v * direction[i, a]
         if wall_on:
@@ -427,13 +463,13 @@ def place_daughters(
     for m in prange(mothers.shape[0]):
         i = mothers[m]
         d = first_row + m
-        u = np.empty(dim)
-        rng.random_unit_vector(
-            seed, step, cell_id[i], rng.DIVISION_DIR_A, rng.DIVISION_DIR_B, dim, u
+        ux, uy, uz = rng.random_unit_vector(
+            seed, step, cell_id[i], rng.DIVISION_DIR_A, rng.DIVISION_DIR_B, dim
         )
         h = 0.5 * radius[i]
         for a in range(dim):
+            u = ux if a == 0 else (uy if a == 1 else uz)
             x = pos[i, a]
-            pos[d, a] = min(max(x + h * u[a], lower[a]), upper[a])
-            pos[i, a] = min(max(x - h * u[a], lower[a]), upper[a])
+            pos[d, a] = min(max(x + h * u, lower[a]), upper[a])
+            pos[i, a] = min(max(x - h * u, lower[a]), upper[a])
         cell_id[d] = first_id + m

@@ -81,23 +81,12 @@ def uniform01_many(seed: int, step: int, ids: I64Array, stream: int) -> F64Array
 
 @njit(inline="always", cache=True)
 def random_unit_vector(
-    seed: int,
-    step: int,
-    cell_id: int,
-    stream_a: int,
-    stream_b: int,
-    dim: int,
-    out: F64Array,
-) -> None:
-    """Write a unit vector, uniform on the circle (dim 2) or the sphere (dim 3), into ``out``."""
-    u1 = uniform01(seed, step, cell_id, stream_a)
-    phi = 2.0 * np.pi * u1
+    seed: int, step: int, cell_id: int, stream_a: int, stream_b: int, dim: int
+) -> tuple[float, float, float]:
+    """Unit vector uniform on the circle (dim 2, z = 0) or the sphere (dim 3)."""
+    phi = 2.0 * np.pi * uniform01(seed, step, cell_id, stream_a)
     if dim == 2:
-        out[0] = np.cos(phi)
-        out[1] = np.sin(phi)
-    else:
-        z = 2.0 * uniform01(seed, step, cell_id, stream_b) - 1.0
-        s = np.sqrt(max(0.0, 1.0 - z * z))
-        out[0] = s * np.cos(phi)
-        out[1] = s * np.sin(phi)
-        out[2] = z
+        return np.cos(phi), np.sin(phi), 0.0
+    z = 2.0 * uniform01(seed, step, cell_id, stream_b) - 1.0
+    s = np.sqrt(max(0.0, 1.0 - z * z))
+    return s * np.cos(phi), s * np.sin(phi), z
