@@ -19,7 +19,7 @@ LIVE, APOPTOTIC, NECROTIC = 0, 1, 2  # values of the ``state`` column
 # -------------------------------------------------------------------- neighbour grid
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def bin_of_cells(
     pos: F64Array, n: int, lower: F64Array, bin_um: F64Array, n_bins: I64Array
 ) -> I64Array:
