@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -82,7 +83,7 @@ class _Reporter:
 
 def _fail(err: BaseException, code: int) -> typer.Exit:
     err_console.print(
-        f"[bold red]error:[/] {err}", markup=True, highlight=False, soft_wrap=True
+        f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True
     )
     return typer.Exit(code)
 
@@ -196,7 +197,7 @@ def main() -> None:
     except (
         _BAD_INPUT
     ) as err:  # raised outside a command (never expected, still reported)
-        err_console.print(f"error: {err}")
+        err_console.print(f"error: {escape(str(err))}", highlight=False)
         sys.exit(2)
 
 

@@ -271,10 +271,9 @@ def run(
     """
     run_dir = Path(run_dir)
     if seed is not None:
-        try:
-            scenario = Scenario.model_validate({**scenario.model_dump(), "seed": seed})
-        except ValueError as err:
-            raise ConfigError(f"--seed = {seed}: {err}") from err
+        if not 0 <= seed <= 2**63 - 1:
+            raise ConfigError(f"--seed = {seed}: must be between 0 and 2**63 - 1")
+        scenario = scenario.model_copy(update={"seed": seed})
     n_threads = set_threads(threads)
     csv = _csv_positions(scenario)
     sim = TissueSimulation.from_scenario(

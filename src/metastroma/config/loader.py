@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +66,27 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
         ):
             nxt = cur.value[part]
         cur = nxt
-    if cur is not None:
+    if cur is not None and (line is None or isinstance(cur, yaml.ScalarNode)):
         line = cur.start_mark.line + 1
     return line
+
+
+_PATH_PREFIX = re.compile(
+    r"^((?:[a-z_][a-z0-9_]*|\[\d+\])(?:\.?(?:[a-z_][a-z0-9_]*|\[\d+\]))*): "
+)
+
+
+def _split_path(text: str) -> tuple[int | str, ...]:
+    """``'initial_cells[0].kind'`` → ``('initial_cells', 0, 'kind')``."""
+    out: list[int | str] = []
+    for part in re.findall(r"[a-z_][a-z0-9_]*|\[\d+\]", text):
+        out.append(int(part[1:-1]) if part.startswith("[") else part)
+    return tuple(out)
+
+
+def _path_text(loc: tuple[int | str, ...]) -> str:
+    text = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc)
+    return text.replace(".[", "[")
 
 
 def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
@@ -109,8 +128,8 @@ def _explain(err: Any) -> str:
         model = _model_at(loc)
         allowed = sorted(model.model_fields) if model is not None else []
         near = difflib.get_close_matches(key, allowed, n=1)
-        hint = f"; did you mean '{near[0]}'?" if near else ""
-        return f"unknown key{hint} allowed keys here: {', '.join(allowed)}"
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        return f"unknown key{hint}; allowed keys here: {', '.join(allowed)}"
     bounds = {
         "greater_than": "> {gt}",
         "greater_than_equal": ">= {ge}",
@@ -118,7 +137,8 @@ def _explain(err: Any) -> str:
         "less_than_equal": "<= {le}",
     }
     if kind in bounds:
-        return "must be " + bounds[kind].format(**ctx) + unit_s
+        limits = {k: f"{v:g}" if isinstance(v, float) else v for k, v in ctx.items()}
+        return "must be " + bounds[kind].format(**limits) + unit_s
     if kind == "finite_number":
         return "must be a finite number" + unit_s
     if kind == "missing":
@@ -142,12 +162,19 @@ def format_validation_error(
     lines = []
     for e in err.errors():
         loc = tuple(e["loc"])
-        path = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc)
-        path = path.replace(".[", "[")
+        explanation = _explain(e)
+        value = "" if e["type"] == "missing" else f" = {_format_value(e.get('input'))}"
+        # A cross-field check names the key it refers to: "key.path: message".
+        m = _PATH_PREFIX.match(explanation) if e["type"] == "value_error" else None
+        if m is not None:
+            loc = (*loc, *_split_path(m.group(1)))
+            explanation = explanation[m.end() :]
+            value = ""
         line = _line_of(node, loc) if node is not None else None
         where = f"{source}:{line}" if line else source
-        value = "" if e["type"] == "missing" else f" = {_format_value(e.get('input'))}"
-        lines.append(f"{where}: {path or '(top level)'}{value}: {_explain(e)}")
+        lines.append(
+            f"{where}: {_path_text(loc) or '(top level)'}{value}: {explanation}"
+        )
     return "\n".join(lines)
 
 
@@ -200,7 +227,7 @@ def scenario_from_dict(
         for loc in problems:
             line = _line_of(node, loc) if node is not None else None
             where = f"{source}:{line}" if line else source
-            path = ".".join(str(p) for p in loc)
+            path = _path_text(loc)
             msgs.append(
                 f"{where}: {path}: must be a finite number (NaN and infinity are refused)"
             )
@@ -220,20 +247,41 @@ def _resolve_paths(
     placements: list[Placement] = []
     for i, p in enumerate(scenario.initial_cells):
         if p.csv_path is not None:
-            path = p.csv_path if p.csv_path.is_absolute() else (base_dir / p.csv_path)
-            path = path.resolve()
-            if not path.is_file():
-                line = (
-                    _line_of(node, ("initial_cells", i, "csv_path")) if node else None
-                )
-                where = f"{source}:{line}" if line else source
-                raise ConfigError(
-                    f"{where}: initial_cells[{i}].csv_path = {str(p.csv_path)!r}: "
-                    f"file not found (looked for {path})"
-                )
+            line = _line_of(node, ("initial_cells", i, "csv_path")) if node else None
+            where = f"{source}:{line}" if line else source
+            key = f"{where}: initial_cells[{i}].csv_path = {str(p.csv_path)!r}"
+            try:
+                path = p.csv_path if p.csv_path.is_absolute() else base_dir / p.csv_path
+                path = path.resolve()
+                found = path.is_file()
+            except (OSError, ValueError) as err:
+                raise ConfigError(f"{key}: not a usable path ({err})") from err
+            if not found:
+                raise ConfigError(f"{key}: file not found (looked for {path})")
             p = p.model_copy(update={"csv_path": path})
         placements.append(p)
     return scenario.model_copy(update={"initial_cells": placements})
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (it would be ignored)."""
+
+    def construct_mapping(
+        self, node: yaml.MappingNode, deep: bool = False
+    ) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} given twice (lines {seen[key]} and {line})",
+                    key_node.start_mark,
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def load_scenario(path: Path, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -261,7 +309,7 @@ def load_scenario(path: Path, overrides: dict[str, Any] | None = None) -> Scenar
         raise ConfigError(f"{path}: cannot read scenario file: {err}") from err
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source

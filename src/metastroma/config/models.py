@@ -17,9 +17,16 @@ from __future__ import annotations
 import math
 from enum import IntEnum
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 #: The largest number of voxels or cells a scenario may ask for (about 10 GB of state).
 MAX_VOXELS = 50_000_000
@@ -40,6 +47,21 @@ class _Model(BaseModel):
     """Base of every scenario model: frozen, unknown keys refused, values re-validated."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        """Refuse ``true`` or ``'3'`` where a number is expected (pydantic would coerce)."""
+        name = info.field_name
+        ann = cls.model_fields[name].annotation if name else None
+        numeric = ann in (float, int)
+        if ann == list[float] and isinstance(v, list):
+            bad = [x for x in v if isinstance(x, bool | str)]
+            if bad:
+                raise ValueError(f"must be numbers, got {bad[0]!r}")
+        if numeric and isinstance(v, bool | str):
+            raise ValueError(f"must be a number, got {type(v).__name__} {v!r}")
+        return v
 
 
 # --------------------------------------------------------------------------- domain, time
@@ -85,18 +107,16 @@ class DomainConfig(_Model):
     @model_validator(mode="after")
     def _box(self) -> Self:
         if len(self.lower_um) != len(self.upper_um):
-            raise ValueError(
-                "lower_um and upper_um must have the same number of coordinates"
-            )
+            raise ValueError("upper_um: needs as many coordinates as lower_um")
         for ax, (lo, hi) in enumerate(zip(self.lower_um, self.upper_um, strict=True)):
             extent = hi - lo
             if extent <= 0:
-                raise ValueError(f"upper_um[{ax}] must exceed lower_um[{ax}]")
+                raise ValueError(f"upper_um[{ax}]: must exceed lower_um[{ax}]")
             n = extent / self.voxel_um
             if abs(n - round(n)) > 1e-9 * max(1.0, n) or round(n) < 3:
                 raise ValueError(
-                    f"axis {ax}: extent {extent:g} µm must be a whole number (>= 3) of "
-                    f"voxel_um = {self.voxel_um:g} µm"
+                    f"voxel_um: the extent of axis {ax}, {extent:g} µm, must be a whole "
+                    f"number (>= 3) of voxel_um = {self.voxel_um:g} µm"
                 )
         return self
 
@@ -138,11 +158,11 @@ class TimeConfig(_Model):
         ratio = self.dt_phenotype_min / self.dt_mechanics_min
         if abs(ratio - round(ratio)) > 1e-9 * ratio or round(ratio) < 1:
             raise ValueError(
-                f"dt_phenotype_min = {self.dt_phenotype_min:g} must be a whole multiple of "
-                f"dt_mechanics_min = {self.dt_mechanics_min:g}"
+                f"dt_phenotype_min: {self.dt_phenotype_min:g} must be a whole multiple of "
+                f"dt_mechanics_min = {self.dt_mechanics_min:g} (min)"
             )
         if self.duration_min / self.dt_mechanics_min > 1.0e9:
-            raise ValueError("duration_min / dt_mechanics_min exceeds 1e9 steps")
+            raise ValueError("duration_min: more than 1e9 mechanics steps")
         return self
 
     @property
@@ -305,7 +325,7 @@ class MotilityConfig(_Model):
     @model_validator(mode="after")
     def _bias_has_direction(self) -> Self:
         if self.bias > 0 and self.bias_direction == "none":
-            raise ValueError("bias > 0 needs bias_direction (e.g. 'up_oxygen')")
+            raise ValueError("bias_direction: bias > 0 needs a direction ('up_oxygen')")
         return self
 
 
@@ -371,20 +391,22 @@ class CycleConfig(_Model):
                 else [False] * len(self.durations),
             )
         if len(self.fixed) != len(self.durations):
-            raise ValueError("phase_fixed must have one entry per phase_durations_min")
+            raise ValueError("phase_fixed: needs one entry per phase_durations_min")
         if self.model == "none" and self.durations:
-            raise ValueError("model 'none' takes no phases")
+            raise ValueError("phase_durations_min: model 'none' takes no phases")
         if self.model != "none" and not self.durations:
-            raise ValueError(f"model '{self.model}' needs at least one phase")
+            raise ValueError(f"phase_durations_min: model '{self.model}' needs a phase")
         if len(self.durations) > 8:
-            raise ValueError("at most 8 phases")
+            raise ValueError("phase_durations_min: at most 8 phases")
         if self.oxygen_dependent and self.durations and self.fixed[0]:
             raise ValueError(
-                "oxygen_dependent scales the first phase's exit rate: phase 0 must not be fixed"
+                "phase_fixed: oxygen_dependent scales the first phase's exit rate, so "
+                "phase 0 must not be fixed"
             )
         if self.proliferation_threshold_mmhg >= self.proliferation_saturation_mmhg:
             raise ValueError(
-                "proliferation_threshold_mmhg must be below proliferation_saturation_mmhg"
+                "proliferation_threshold_mmhg: must be below "
+                "proliferation_saturation_mmhg"
             )
         return self
 
@@ -445,7 +467,7 @@ class DeathConfig(_Model):
             self.necrosis == "ramp"
             and self.necrosis_max_mmhg >= self.necrosis_threshold_mmhg
         ):
-            raise ValueError("necrosis_max_mmhg must be below necrosis_threshold_mmhg")
+            raise ValueError("necrosis_max_mmhg: must be below necrosis_threshold_mmhg")
         return self
 
 
@@ -552,13 +574,13 @@ class Placement(_Model):
     @model_validator(mode="after")
     def _shape_fields(self) -> Self:
         if self.shape == "csv" and self.csv_path is None:
-            raise ValueError("shape 'csv' needs csv_path")
+            raise ValueError("csv_path: shape 'csv' needs a file")
         if self.shape != "csv" and self.csv_path is not None:
-            raise ValueError("csv_path is only read with shape 'csv'")
+            raise ValueError("csv_path: only read with shape 'csv'")
         if self.center_um is not None and not all(
             math.isfinite(x) for x in self.center_um
         ):
-            raise ValueError("center_um must be finite")
+            raise ValueError("center_um: must be finite")
         return self
 
 
@@ -628,18 +650,20 @@ class Scenario(_Model):
         n_vox = math.prod(self.domain.shape)
         if n_vox > MAX_VOXELS:
             raise ValueError(
-                f"domain has {n_vox:,} voxels; at most {MAX_VOXELS:,} (raise voxel_um or shrink it)"
+                f"domain.voxel_um: the domain has {n_vox:,} voxels; at most "
+                f"{MAX_VOXELS:,} (raise voxel_um or shrink the domain)"
             )
         total = 0
         for i, p in enumerate(self.initial_cells):
             if getattr(self.cell_types, p.kind) is None:
                 raise ValueError(
-                    f"initial_cells[{i}] places '{p.kind}' cells; cell_types.{p.kind} is not defined"
+                    f"initial_cells[{i}].kind: places '{p.kind}' cells but "
+                    f"cell_types.{p.kind} is not defined"
                 )
             if p.center_um is not None:
                 if len(p.center_um) != dim:
                     raise ValueError(
-                        f"initial_cells[{i}].center_um needs {dim} coordinates"
+                        f"initial_cells[{i}].center_um: needs {dim} coordinates"
                     )
                 inside = all(
                     lo <= c <= hi
@@ -652,16 +676,16 @@ class Scenario(_Model):
                 )
                 if not inside:
                     raise ValueError(
-                        f"initial_cells[{i}].center_um lies outside the domain"
+                        f"initial_cells[{i}].center_um: lies outside the domain"
                     )
             if p.shape != "csv":
                 total += p.n_cells
         if total > MAX_CELLS:
-            raise ValueError(f"{total:,} initial cells; at most {MAX_CELLS:,}")
+            raise ValueError(f"initial_cells: {total:,} cells; at most {MAX_CELLS:,}")
         for v in self.oxygen.vessels.positions_um:
             if len(v) != dim:
                 raise ValueError(
-                    f"oxygen.vessels.positions_um entries need {dim} coordinates"
+                    f"oxygen.vessels.positions_um: each entry needs {dim} coordinates"
                 )
         for kind, ct in self.cell_types.items():
             name = kind.name.lower()
@@ -671,7 +695,7 @@ class Scenario(_Model):
                 and self.oxygen.far_field_mmhg > 0
             ):
                 raise ValueError(
-                    f"cell_types.{name}.death.necrosis_threshold_mmhg must be below "
+                    f"cell_types.{name}.death.necrosis_threshold_mmhg: must be below "
                     "oxygen.far_field_mmhg, or every cell is necrotic"
                 )
         return self
