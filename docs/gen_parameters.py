@@ -7,10 +7,14 @@ section. Cell types are walked through their own classes, because ``CancerCellCo
 and ``MscCellConfig`` have different defaults; ``cell_types.msc`` is absent unless a
 scenario defines it, and its table shows the values it gets when it is defined.
 
+It also refreshes the symbol tables of docs/tissue-model.md, between the markers
+``<!-- BEGIN GENERATED PARAMETERS -->`` and ``<!-- END GENERATED PARAMETERS -->``: the
+model's symbols with their keys, defaults, units and sources, from the same schema.
+
 Usage (from the repository root)::
 
-    .venv/bin/python docs/gen_parameters.py          # rewrite docs/parameters.md
-    .venv/bin/python docs/gen_parameters.py --check  # exit 1 if the file is out of date
+    .venv/bin/python docs/gen_parameters.py          # rewrite both
+    .venv/bin/python docs/gen_parameters.py --check  # exit 1 if either is out of date
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from metastroma.config.models import (
+    CancerCellConfig,
     CellTypesConfig,
     MscCellConfig,
     Placement,
@@ -35,6 +40,47 @@ from metastroma.config.models import (
 )
 
 OUT = Path(__file__).resolve().parent / "parameters.md"
+MODEL_DOC = Path(__file__).resolve().parent / "tissue-model.md"
+BEGIN = "<!-- BEGIN GENERATED PARAMETERS -->"
+END = "<!-- END GENERATED PARAMETERS -->"
+
+#: Symbols of docs/tissue-model.md (SCIENCE.md notation) for the keys outside cell types.
+GLOBAL_SYMBOLS = {
+    "domain.voxel_um": "Δx",
+    "domain.wall_repulsion_um_per_min": "c_BM",
+    "time.dt_mechanics_min": "Δt_mech",
+    "time.dt_phenotype_min": "Δt_ph",
+    "oxygen.diffusivity_um2_per_min": "D",
+    "oxygen.decay_per_min": "λ",
+    "oxygen.far_field_mmhg": "c_far",
+    "oxygen.initial_mmhg": "c_0",
+    "oxygen.solver_rtol": "rtol",
+    "oxygen.vessels.target_mmhg": "c*",
+    "oxygen.vessels.supply_per_min": "S_v",
+    "oxygen.vessels.density_per_mm2": "n_ves",
+}
+
+#: Symbols of the per-cell-type keys (relative to ``cell_types.<type>``).
+CELL_SYMBOLS = {
+    "radius_um": "R",
+    "oxygen_uptake_per_min": "U",
+    "mechanics.repulsion_um_per_min": "c_r",
+    "mechanics.adhesion_um_per_min": "c_a",
+    "mechanics.relative_max_adhesion_distance": "ℓ",
+    "mechanics.adhesion_affinity": "α(τ)",
+    "motility.speed_um_per_min": "v",
+    "motility.persistence_min": "T_p",
+    "motility.bias": "b",
+    "cycle.phase_durations_min": "T_phase (live: 1/r_ref)",
+    "cycle.proliferation_threshold_mmhg": "c_P",
+    "cycle.proliferation_saturation_mmhg": "c_S",
+    "death.apoptosis_per_min": "r_A",
+    "death.apoptosis_duration_min": "T_A",
+    "death.necrosis_threshold_mmhg": "c_N",
+    "death.necrosis_max_mmhg": "c_N,max",
+    "death.necrosis_max_per_min": "r_N,max",
+    "death.necrotic_removal_min": "T_N",
+}
 
 #: Unit of a key, from its name's suffix (the longest matching suffix wins).
 UNITS = {
@@ -63,7 +109,10 @@ INTROS = {
         "Mesenchymal stem cells (SCIENCE.md Table 1.1). **Absent by default** "
         "(`cell_types.msc: null`); the values below are what the type gets when a "
         "scenario defines it (e.g. `cell_types: {msc: {}}`). They differ from the "
-        "cancer defaults in radius, uptake, adhesion reach, motility and cycle."
+        "cancer defaults in radius, uptake, adhesion reach, motility and cycle. "
+        "Careful: giving any key of `mechanics`, `motility` or `cycle` replaces that "
+        "whole sub-section, and the keys left out take the generic (cancer) defaults, "
+        "not these (see scenarios.md)."
     ),
     "initial_cells[]": (
         "A list of placements, one per block of initial cells. The default list is "
@@ -87,7 +136,7 @@ def unit_of(name: str) -> str:
     return UNITS[best] if best else "–"
 
 
-def fmt_number(x: float | int) -> str:
+def fmt_number(x: Any) -> str:
     """Numbers as a reader writes them: 6 significant digits, no trailing zeros."""
     if isinstance(x, bool):
         return "true" if x else "false"
@@ -100,7 +149,14 @@ def fmt_number(x: float | int) -> str:
     if math.isfinite(x) and float(x).is_integer() and abs(x) < 1e5:
         return str(int(x))
     text = f"{x:.6g}"
-    return text.replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
+    if "e" not in text:
+        return text
+    # YAML 1.1 (PyYAML) reads a float in exponent form only with a dot and a signed
+    # exponent ("1e5" is a string), so print it that way: defaults can be copied.
+    mantissa, exponent = text.split("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    return f"{mantissa}e{exponent[0]}{int(exponent[1:])}"
 
 
 def fmt_value(v: Any) -> str:
@@ -296,7 +352,7 @@ def differences() -> list[str]:
     """Keys whose MSC default differs from the cancer default (a short list for the header)."""
     cancer: list[Row] = []
     msc: list[Row] = []
-    walk(Scenario().cell_types.cancer or MscCellConfig(), "", cancer)  # type: ignore[arg-type]
+    walk(CancerCellConfig(), "", cancer)
     walk(MscCellConfig(), "", msc)
     c = {r[0]: r[1] for r in cancer}
     return [
@@ -331,7 +387,10 @@ def render() -> str:
         "`a: {b: {c: …}}`; `initial_cells[]` is each item of that list).",
         "- **default** is the value a scenario gets when it does not name the key, as "
         "written in a run's `config.yaml`. Derived defaults are shown resolved (the "
-        "`live` cycle's phase duration is 1800/ln 2 min).",
+        "`live` cycle's phase duration is 1800/ln 2 min). Numbers are rounded to 6 "
+        "significant digits (the cancer radius is 8.412710547954228 µm, a volume of "
+        "2494 µm³) and exponents are written as YAML reads them as numbers, with a "
+        "dot and a signed exponent (`1.0e-10`; YAML takes `1e-10` for a string).",
         "- **unit** is read from the key's suffix (`_um` µm, `_min` min, `_per_min` "
         "1/min, `_um_per_min` µm/min, `_um2_per_min` µm²/min, `_mmhg` mmHg, `_per_mm2` "
         "1/mm²); '–' is dimensionless or not a number.",
@@ -361,27 +420,86 @@ def render() -> str:
     return "\n".join(lines)
 
 
+def _rows_by_path() -> dict[str, Row]:
+    return {r[0].strip("`"): r for _, rows in sections() for r in rows}
+
+
+def render_model_tables() -> str:
+    """The symbol tables that go between the markers of docs/tissue-model.md."""
+    rows = _rows_by_path()
+    lines = [
+        BEGIN,
+        "<!-- Written by docs/gen_parameters.py from the scenario schema; do not edit "
+        "between these markers. -->",
+        "",
+        "Domain, time and oxygen:",
+        "",
+        "| symbol | key | default | unit | source (from the schema) |",
+        "|---|---|---|---|---|",
+    ]
+    for path, sym in GLOBAL_SYMBOLS.items():
+        r = rows[path]
+        lines.append(f"| {sym} | {r[0]} | {r[1]} | {r[2]} | {r[4]} |")
+    lines += [
+        "",
+        "Cell types (keys under `cell_types.cancer` and `cell_types.msc`):",
+        "",
+        "| symbol | key | cancer | MSC | unit | source (cancer; MSC where it differs) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for rel, sym in CELL_SYMBOLS.items():
+        c = rows[f"cell_types.cancer.{rel}"]
+        m = rows[f"cell_types.msc.{rel}"]
+        source = c[4]
+        if m[4] != c[4]:
+            source += " MSC: " + m[4].split("**Default for this type:**")[-1].strip()
+        lines.append(f"| {sym} | `{rel}` | {c[1]} | {m[1]} | {c[2]} | {source} |")
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def _model_doc_text(current: str) -> str:
+    """``current`` with the generated block replaced (unchanged if it has no markers)."""
+    if BEGIN not in current or END not in current:
+        return current
+    head, rest = current.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return head + render_model_tables() + tail
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Write docs/parameters.md, or with ``--check`` compare it with the schema."""
+    """Write the generated docs, or with ``--check`` compare them with the schema."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--check", action="store_true", help="exit 1 if docs/parameters.md is stale"
     )
-    parser.add_argument("--out", type=Path, default=OUT, help="file to write")
+    parser.add_argument(
+        "--out", type=Path, default=OUT, help="where the parameter tables go"
+    )
     args = parser.parse_args(argv)
-    text = render()
+    wanted = {args.out: render()}
+    if MODEL_DOC.is_file():
+        doc = MODEL_DOC.read_text(encoding="utf-8")
+        wanted[MODEL_DOC] = _model_doc_text(doc)
+    stale = []
+    for path, text in wanted.items():
+        current = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if current == text:
+            continue
+        if args.check:
+            stale.append(path)
+        else:
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
+    if stale:
+        for path in stale:
+            print(f"{path} is out of date", file=sys.stderr)
+        print(
+            "regenerate with: .venv/bin/python docs/gen_parameters.py", file=sys.stderr
+        )
+        return 1
     if args.check:
-        current = args.out.read_text(encoding="utf-8") if args.out.is_file() else ""
-        if current != text:
-            print(
-                f"{args.out} is out of date: run .venv/bin/python docs/gen_parameters.py",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"{args.out} is up to date")
-        return 0
-    args.out.write_text(text, encoding="utf-8")
-    print(f"wrote {args.out}")
+        print("generated parameter docs are up to date")
     return 0
 
 

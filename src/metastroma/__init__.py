@@ -13,12 +13,16 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 from metastroma.config import Scenario, load_scenario
 from metastroma.errors import CheckpointError, ConfigError, RunDirectoryError
+from metastroma.runner import RunResult, resume, run
 
 __all__ = [
     "CheckpointError",
     "ConfigError",
     "RunDirectoryError",
+    "RunResult",
     "Scenario",
     "__version__",
     "load_scenario",
+    "resume",
+    "run",
 ]

@@ -105,6 +105,26 @@ def _summary(result: object) -> None:
         )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from metastroma import __version__
+
+        console.print(f"metastroma {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """metastroma: breast cancer metastasis around DDR2, from tissue to body."""
+
+
 @app.command()
 def run(
     scenario: Annotated[Path | None, typer.Argument(help="Scenario YAML file.")] = None,
@@ -146,7 +166,9 @@ def run(
     except _BAD_INPUT as err:
         raise _fail(err, 2) from err
     except KeyboardInterrupt as err:
-        raise _fail(RuntimeError("interrupted; continue with --resume"), 130) from err
+        where = resume if resume is not None else out
+        msg = f"interrupted; continue with: metastroma run --resume {where}"
+        raise _fail(RuntimeError(msg), 130) from err
     _summary(result)
 
 

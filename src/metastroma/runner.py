@@ -18,6 +18,7 @@ and the manifest is updated last.
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -51,6 +52,7 @@ from metastroma.store.writers import (
     trigger_for,
 )
 from metastroma.tissue.metrics import measure
+from metastroma.tissue.setup import PlacementError
 from metastroma.tissue.simulation import TissueSimulation
 
 #: Called after every block with (step, n_steps, n_cells).
@@ -212,8 +214,11 @@ class _Driver:
             step=self.sim.step,
             n_cells=self.sim.cells.n_live,
         )
+        self.manifest.pop("wall_s_before", None)
         if error is not None:
             self.manifest["error"] = error
+        if status == "complete":  # a complete run cannot be resumed: free the disk
+            shutil.rmtree(self.run_dir / "checkpoints", ignore_errors=True)
         write_manifest(self.run_dir, self.manifest)
         return RunResult(
             self.run_dir,
@@ -276,9 +281,10 @@ def run(
         scenario = scenario.model_copy(update={"seed": seed})
     n_threads = set_threads(threads)
     csv = _csv_positions(scenario)
-    sim = TissueSimulation.from_scenario(
-        scenario, csv
-    )  # builds everything before any write
+    try:  # build everything before any write
+        sim = TissueSimulation.from_scenario(scenario, csv)
+    except PlacementError as err:
+        raise ConfigError(f"{scenario.name}: {err}") from err
     prepare_run_dir(run_dir, force)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_scenario(scenario, run_dir / "config.yaml")
@@ -296,6 +302,7 @@ def run(
         "step": 0,
         "config_sha256": scenario_hash(scenario),
         "resumed": [],
+        "pid": os.getpid(),
         **environment(),
     }
     write_manifest(run_dir, manifest)
@@ -343,7 +350,9 @@ def resume(
         {"from_step": sim.step, "at_utc": utc_now(), "threads": n_threads}
     )
     manifest.update(
-        status="running", wall_s_before=float(manifest.get("wall_s") or 0.0)
+        status="running",
+        pid=os.getpid(),
+        wall_s_before=float(manifest.get("wall_s") or 0.0),
     )
     write_manifest(run_dir, manifest)
     driver = _Driver(run_dir, scenario, sim, manifest)

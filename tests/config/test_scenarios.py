@@ -150,7 +150,10 @@ def valid_scenarios(draw: st.DrawFn) -> Scenario:
         initial_cells=[
             Placement(
                 n_cells=draw(st.integers(0, 100_000)),
-                radius_um=draw(st.floats(1.0, 1.0e4, **finite)),
+                # the ball must fit in the domain (a validator refuses one that does not)
+                radius_um=min(n * voxel for n in n_vox)
+                / 2
+                * draw(st.floats(0.01, 1.0, **finite)),
                 center_um=draw(st.sampled_from([None, centre])),
             )
         ],

@@ -45,7 +45,7 @@ def _scenario():
         ),
         initial_cells=[
             Placement(n_cells=16, radius_um=25.0),
-            Placement(kind="msc", n_cells=4, radius_um=25.0, center_um=[80.0, 80.0]),
+            Placement(kind="msc", n_cells=4, radius_um=15.0, center_um=[80.0, 80.0]),
         ],
     )
 

@@ -19,6 +19,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
+import numpy as np
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -192,8 +193,9 @@ class VesselConfig(_Model):
         0.0,
         ge=0.0,
         le=1.0e4,
-        description="Random vessels per mm² of domain (per mm³ in 3D), placed by the seeded "
-        "generator; human breast carcinoma hot spots 100 (50–150) per mm² [M] Weidner-type counts.",
+        description="Random vessels per mm² of the x–y section, placed by the seeded generator "
+        "(in 3D each is a straight vessel along z through the domain, so every z-section has this "
+        "density); human breast carcinoma hot spots 100 (50–150) per mm² [M] Weidner-type counts.",
     )
     mode: Literal["dirichlet", "supply"] = Field(
         "dirichlet",
@@ -499,6 +501,19 @@ class CancerCellConfig(CellTypeConfig):
     """Cancer cells (MDA-MB-231-like defaults, SCIENCE.md Tables 1.1, 3.1)."""
 
 
+#: MSC defaults that differ from a cancer cell's, per sub-section; a partial sub-section in a
+#: scenario is merged over these (so ``msc: {cycle: {oxygen_dependent: false}}`` keeps
+#: ``model: none``).
+MSC_SUB_DEFAULTS: dict[str, dict[str, Any]] = {
+    # ℓ_m = 1.5 [A] (range 1.25–2): a sphere underestimates an elongated MSC's reach
+    "mechanics": {"relative_max_adhesion_distance": 1.5},
+    # v_m 0.3 µm/min [M]/[A] (0.1–1.0), T_p,m 30 min [A] (10–60)
+    "motility": {"speed_um_per_min": 0.3, "persistence_min": 30.0},
+    # MSCs do not divide by default (in-vitro cycle 24–72 h [M])
+    "cycle": {"model": "none"},
+}
+
+
 class MscCellConfig(CellTypeConfig):
     """Mesenchymal stem cells (SCIENCE.md Table 1.1): larger, longer reach, no division."""
 
@@ -512,19 +527,29 @@ class MscCellConfig(CellTypeConfig):
         description="MSC uptake U_m [C] M24 fibroblasts 1; [A] range 1–3.",
     )
     mechanics: MechanicsConfig = Field(
-        default_factory=lambda: MechanicsConfig(relative_max_adhesion_distance=1.5),
+        default_factory=lambda: MechanicsConfig(**MSC_SUB_DEFAULTS["mechanics"]),
         description="ℓ_m = 1.5 [A] (range 1.25–2): a sphere underestimates an elongated MSC's reach.",
     )
     motility: MotilityConfig = Field(
-        default_factory=lambda: MotilityConfig(
-            speed_um_per_min=0.3, persistence_min=30.0
-        ),
+        default_factory=lambda: MotilityConfig(**MSC_SUB_DEFAULTS["motility"]),
         description="v_m 0.3 µm/min [M]/[A] (0.1–1.0), T_p,m 30 min [A] (10–60).",
     )
     cycle: CycleConfig = Field(
-        default_factory=lambda: CycleConfig(model="none"),
+        default_factory=lambda: CycleConfig(**MSC_SUB_DEFAULTS["cycle"]),
         description="MSCs do not divide by default (in-vitro cycle 24–72 h [M]).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_msc_defaults(cls, data: Any) -> Any:
+        """Fill the keys a partial sub-section leaves out with the MSC defaults."""
+        if isinstance(data, dict):
+            data = dict(data)
+            for key, defaults in MSC_SUB_DEFAULTS.items():
+                sub = data.get(key)
+                if isinstance(sub, dict):
+                    data[key] = {**defaults, **sub}
+        return data
 
 
 class CellTypesConfig(_Model):
@@ -677,6 +702,22 @@ class Scenario(_Model):
                 if not inside:
                     raise ValueError(
                         f"initial_cells[{i}].center_um: lies outside the domain"
+                    )
+            if p.shape == "ball" and not p.relax_overlaps:
+                lo = np.asarray(self.domain.lower_um)
+                hi = np.asarray(self.domain.upper_um)
+                c = (
+                    np.asarray(p.center_um)
+                    if p.center_um is not None
+                    else (lo + hi) / 2
+                )
+                if (
+                    len(c) == dim
+                    and ((c - p.radius_um < lo) | (c + p.radius_um > hi)).any()
+                ):
+                    raise ValueError(
+                        f"initial_cells[{i}].radius_um: the ball of {p.radius_um:g} µm "
+                        "around center_um reaches outside the domain"
                     )
             if p.shape != "csv":
                 total += p.n_cells

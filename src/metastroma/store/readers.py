@@ -46,9 +46,9 @@ def read_fields(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     from metastroma.store.writers import zarr_array
 
     g = zarr.open_group(Path(run_dir) / "fields.zarr", mode="r")
-    return np.asarray(zarr_array(g, "t_min")[:]), np.asarray(
-        zarr_array(g, "oxygen_mmhg")[:]
-    )
+    t = np.asarray(zarr_array(g, "t_min")[:])
+    # a frame is complete once its time is written (writers append data first)
+    return t, np.asarray(zarr_array(g, "oxygen_mmhg")[: t.shape[0]])
 
 
 def read_positions_csv(path: Path, dim: int) -> F64Array:

@@ -49,22 +49,34 @@ class OxygenField:
 
 
 def vessel_voxels(scenario: Scenario, grid: VoxelGrid) -> I64Array:
-    """Flat voxel indices of the scenario's vessels (listed, then random by density)."""
+    """Flat voxel indices of the scenario's vessels.
+
+    Listed positions mark the voxel holding each. Random vessels (``density_per_mm2``) are
+    drawn uniformly in the x–y section at that density (histology counts vessels per mm²
+    of a section); in 3D each is a straight vessel along z, marking its whole voxel column.
+    """
     v = scenario.oxygen.vessels
     dim = scenario.dim
     lower = np.asarray(scenario.domain.lower_um)
     upper = np.asarray(scenario.domain.upper_um)
     pts = [np.asarray(v.positions_um, dtype=np.float64).reshape(-1, dim)]
     if v.density_per_mm2 > 0:
-        volume_mm = float(np.prod((upper - lower) / 1000.0))
-        n = round(v.density_per_mm2 * volume_mm)
-        ids = np.arange(n, dtype=np.int64)
-        streams = (rng.VESSEL_X, rng.VESSEL_Y, rng.VESSEL_Z)
-        u = np.stack(
-            [rng.uniform01_many(scenario.seed, 0, ids, streams[a]) for a in range(dim)],
+        area_mm2 = float(np.prod((upper[:2] - lower[:2]) / 1000.0))
+        ids = np.arange(round(v.density_per_mm2 * area_mm2), dtype=np.int64)
+        uxy = np.stack(
+            [
+                rng.uniform01_many(scenario.seed, 0, ids, s)
+                for s in (rng.VESSEL_X, rng.VESSEL_Y)
+            ],
             axis=1,
         )
-        pts.append(lower + u * (upper - lower))
+        xy = lower[:2] + uxy * (upper[:2] - lower[:2])
+        if dim == 2:
+            pts.append(xy)
+        else:
+            zs = grid.lower_um[2] + (0.5 + np.arange(grid.shape[2])) * grid.voxel_um
+            col = np.repeat(xy, zs.size, axis=0)
+            pts.append(np.column_stack([col, np.tile(zs, xy.shape[0])]))
     allp = np.concatenate(pts, axis=0)
     if allp.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
@@ -124,7 +136,6 @@ def update_oxygen(
     cells: Cells, field: OxygenField, tables: LifecycleTables, dt_min: float
 ) -> None:
     """One implicit oxygen step with the cells' uptake; then each cell reads its voxel."""
-    n = cells.n_live
     if field.enabled:
         uptake = cell_uptake_per_voxel(cells, field, tables)
         field.last = solve_oxygen_step(
@@ -139,6 +150,12 @@ def update_oxygen(
             fixed_value_mmhg=field.fixed_value,
             rtol=field.rtol,
         )
+    read_oxygen(cells, field)
+
+
+def read_oxygen(cells: Cells, field: OxygenField) -> None:
+    """Each live cell reads the concentration of its voxel into ``oxygen_mmhg``."""
+    n = cells.n_live
     vox = voxel_index(cells["pos_um"], n, field.grid)
     cells["oxygen_mmhg"][:n] = gather_at_cells(field.c.reshape(-1), vox)
 

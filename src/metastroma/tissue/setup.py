@@ -51,6 +51,20 @@ def _lattice(n: int, spacing: float, dim: int) -> F64Array:
     return pts[order[:n]]
 
 
+class PlacementError(ValueError):
+    """Initial positions fall outside the domain (nothing is moved silently)."""
+
+
+def _inside(pos: F64Array, lower: F64Array, upper: F64Array, what: str) -> F64Array:
+    out = np.flatnonzero(((pos < lower) | (pos > upper)).any(axis=1))
+    if out.size:
+        raise PlacementError(
+            f"{out.size} of {pos.shape[0]} {what} positions lie outside the domain "
+            f"(first: row {int(out[0])} at {np.round(pos[out[0]], 2).tolist()} µm)"
+        )
+    return pos
+
+
 def placement_positions(
     p: Placement, scenario: Scenario, first_id: int, csv_positions: F64Array | None
 ) -> F64Array:
@@ -60,7 +74,7 @@ def placement_positions(
     upper = np.asarray(scenario.domain.upper_um)
     if p.shape == "csv":
         assert csv_positions is not None
-        return np.clip(np.asarray(csv_positions, dtype=np.float64), lower, upper)
+        return _inside(np.asarray(csv_positions, dtype=np.float64), lower, upper, "csv")
     ids = np.arange(first_id, first_id + p.n_cells, dtype=np.int64)
     if p.shape == "box":
         return lower + _uniforms(scenario.seed, ids, dim) * (upper - lower)
@@ -69,7 +83,8 @@ def placement_positions(
     )
     radius = getattr(scenario.cell_types, p.kind).radius_um
     if p.relax_overlaps:
-        return np.clip(centre + _lattice(p.n_cells, 2.0 * radius, dim), lower, upper)
+        lattice = centre + _lattice(p.n_cells, 2.0 * radius, dim)
+        return _inside(lattice, lower, upper, "relax_overlaps lattice")
     u = _uniforms(scenario.seed, ids, dim)
     if dim == 2:
         r = p.radius_um * np.sqrt(u[:, 0])
@@ -81,7 +96,7 @@ def placement_positions(
         phi = 2.0 * np.pi * u[:, 2]
         s = np.sqrt(np.maximum(0.0, 1.0 - z * z))
         off = np.stack([r * s * np.cos(phi), r * s * np.sin(phi), r * z], axis=1)
-    return np.clip(centre + off, lower, upper)
+    return _inside(centre + off, lower, upper, "ball")
 
 
 def initial_cells(
@@ -100,7 +115,10 @@ def initial_cells(
     blocks: list[tuple[str, F64Array]] = []
     next_id = 0
     for i, p in enumerate(scenario.initial_cells):
-        pos = placement_positions(p, scenario, next_id, csv_positions.get(i))
+        try:
+            pos = placement_positions(p, scenario, next_id, csv_positions.get(i))
+        except PlacementError as err:
+            raise PlacementError(f"initial_cells[{i}]: {err}") from err
         blocks.append((p.kind, pos))
         next_id += pos.shape[0]
     n = next_id

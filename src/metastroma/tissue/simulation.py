@@ -46,6 +46,7 @@ from metastroma.tissue.motility import MotilityTables, motility_tables
 from metastroma.tissue.oxygen import (
     OxygenField,
     make_oxygen_field,
+    read_oxygen,
     unit_gradient,
     update_oxygen,
 )
@@ -111,13 +112,10 @@ class TissueSimulation:
         backend: Backend | None = None,
     ) -> TissueSimulation:
         """Initial state of a scenario (cells placed, oxygen at its initial value)."""
-        return cls(
-            scenario,
-            initial_cells(scenario, csv_positions),
-            make_oxygen_field(scenario),
-            0,
-            backend,
-        )
+        cells = initial_cells(scenario, csv_positions)
+        oxygen = make_oxygen_field(scenario)
+        read_oxygen(cells, oxygen)
+        return cls(scenario, cells, oxygen, 0, backend)
 
     @property
     def t_min(self) -> float:
