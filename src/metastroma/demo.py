@@ -34,7 +34,7 @@ def demo_scenario(size: str = "full") -> Scenario:
     if size == "small":
         half, n, radius, hours = 300.0, 150, 110.0, 6.0
     else:
-        half, n, radius, hours = 500.0, 2000, 390.0, 48.0
+        half, n, radius, hours = 600.0, 2000, 390.0, 48.0
     return Scenario(
         name=f"demo_spheroid_2d_{size}",
         description="2D cancer-cell spheroid in oxygen (metastroma demo).",

@@ -83,6 +83,9 @@ def plot_snapshot(run_dir: Path, out: Path) -> Path:
         linewidths=0.1,
     )
     ax.add_collection(ec)
+    vmax = max(float(field.max()), 1e-9)
+    sm = plt.cm.ScalarMappable(cmap="autumn", norm=matplotlib.colors.Normalize(0, vmax))
+    fig.colorbar(sm, ax=ax, label="oxygen at live cells (mmHg)", shrink=0.85, pad=0.02)
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
     ax.set_aspect("equal")
