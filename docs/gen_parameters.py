@@ -31,6 +31,7 @@ from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from metastroma.config.loader import UNIT_SUFFIXES
 from metastroma.config.models import (
     CancerCellConfig,
     CellTypesConfig,
@@ -82,18 +83,8 @@ CELL_SYMBOLS = {
     "death.necrotic_removal_min": "T_N",
 }
 
-#: Unit of a key, from its name's suffix (the longest matching suffix wins).
-UNITS = {
-    "_um": "µm",
-    "_um3": "µm³",
-    "_min": "min",
-    "_per_min": "1/min",
-    "_um_per_min": "µm/min",
-    "_um2_per_min": "µm²/min",
-    "_mmhg": "mmHg",
-    "_per_mm2": "1/mm²",
-    "_steps": "mechanics steps",
-}
+#: Unit of a key, from its name's suffix (shared with the error messages).
+UNITS = UNIT_SUFFIXES
 
 #: Sections in the order they appear, with a one-line introduction each.
 INTROS = {

@@ -26,8 +26,9 @@ from pydantic import BaseModel, ValidationError
 from metastroma.config.models import Placement, Scenario
 from metastroma.errors import ConfigError
 
-#: Unit shown for a key suffix in error messages.
-_UNITS = {
+#: Unit of a key, from its name's suffix (the longest matching suffix wins); used in
+#: error messages and in the generated parameter tables.
+UNIT_SUFFIXES = {
     "_um": "µm",
     "_um3": "µm³",
     "_min": "min",
@@ -36,12 +37,13 @@ _UNITS = {
     "_um2_per_min": "µm²/min",
     "_mmhg": "mmHg",
     "_per_mm2": "1/mm²",
+    "_steps": "mechanics steps",
 }
 
 
 def _unit(key: str) -> str:
-    matches = [s for s in _UNITS if key.endswith(s)]
-    return _UNITS[max(matches, key=len)] if matches else ""
+    matches = [s for s in UNIT_SUFFIXES if key.endswith(s)]
+    return UNIT_SUFFIXES[max(matches, key=len)] if matches else ""
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
