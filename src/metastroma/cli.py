@@ -262,7 +262,9 @@ def _align_table(result: object) -> None:
         cells = []
         for c in cols:
             v = row[c]
-            if c == "dominant_angle_deg":
+            if c == "image":  # the full path is in the table file; the name fits here
+                cells.append(escape(Path(str(v)).name))
+            elif c == "dominant_angle_deg":
                 cells.append(f"{v:.1f}")
             elif isinstance(v, float):
                 cells.append(f"{v:.3f}")
