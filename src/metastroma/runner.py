@@ -217,9 +217,9 @@ class _Driver:
         self.manifest.pop("wall_s_before", None)
         if error is not None:
             self.manifest["error"] = error
-        if status == "complete":  # a complete run cannot be resumed: free the disk
-            shutil.rmtree(self.run_dir / "checkpoints", ignore_errors=True)
         write_manifest(self.run_dir, self.manifest)
+        if status == "complete":  # only once the manifest says so: free the disk
+            shutil.rmtree(self.run_dir / "checkpoints", ignore_errors=True)
         return RunResult(
             self.run_dir,
             status,
