@@ -39,6 +39,12 @@ PLACEMENT_Z = 11
 VESSEL_X = 12
 VESSEL_Y = 13
 VESSEL_Z = 14
+# body scale (per patient: cell_id is the patient id); numbered from 1001 so that a
+# patient stream can never coincide with a tissue stream
+GROWTH_RATE = 1001
+EMISSION_MU = 1002
+EMISSION_COUNT = 1003
+EMISSION_TIME = 1004
 
 
 @njit(inline="always", cache=True)
