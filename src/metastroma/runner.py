@@ -17,7 +17,6 @@ and the manifest is updated last.
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import time
@@ -359,8 +358,3 @@ def resume(
     driver.metrics.restore(arrays)
     driver.fields.open(int(meta["n_field_frames"]))
     return driver.guarded(progress, skip_first=True)
-
-
-def blocks_in(scenario: Scenario) -> int:
-    """Number of phenotype blocks in a run."""
-    return math.ceil(scenario.time.n_steps / scenario.time.mechanics_per_phenotype)

@@ -147,9 +147,16 @@ def contact_velocity(
     )
 
 
-def sort_by_bin(cells: Cells, grid: NeighbourGrid) -> None:
+def sort_by_bin(cells: Cells, grid: NeighbourGrid) -> NeighbourGrid:
     """Reorder rows so that cells of a bin are adjacent (memory locality).
 
     As HOOMD's ``SFCPackTuner``; the order is the counting sort's, so it is deterministic.
+
+    Returns
+    -------
+    NeighbourGrid
+        The same grid for the reordered rows (bins permuted, ``order`` the identity).
     """
     cells.permute(grid.order)
+    n = cells.n_live
+    return grid._replace(bins=grid.bins[grid.order], order=np.arange(n, dtype=np.int64))

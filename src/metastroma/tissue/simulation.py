@@ -41,6 +41,7 @@ from metastroma.tissue.mechanics import (
     contact_velocity,
     mechanics_tables,
     neighbour_grid_shape,
+    sort_by_bin,
 )
 from metastroma.tissue.motility import MotilityTables, motility_tables
 from metastroma.tissue.oxygen import (
@@ -153,11 +154,7 @@ class TissueSimulation:
         cells = self.cells
         grid = self.neighbour_grid()
         if self.step % self.scenario.numerics.sort_every_steps == 0:
-            cells.permute(grid.order)
-            n = cells.n_live
-            grid = grid._replace(
-                bins=grid.bins[grid.order], order=np.arange(n, dtype=np.int64)
-            )
+            grid = sort_by_bin(cells, grid)
         contact_velocity(cells, self.mech, grid, self.backend)
         self.backend.motility_and_integrate(
             self.scenario.seed,
