@@ -295,15 +295,24 @@ def align(
     band_px: Annotated[
         float, typer.Option(help="Width of the scored band outside the boundary (px).")
     ] = 40.0,
+    band_um: Annotated[
+        float | None,
+        typer.Option(help="Band width in µm (SCIENCE.md §6.4: 40); needs --pixel-um."),
+    ] = None,
+    pixel_um: Annotated[
+        float | None, typer.Option(help="Pixel size of the images (µm/px).")
+    ] = None,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Directory for the table and figures.")
     ] = Path("alignment"),
 ) -> None:
     """Measure collagen fibre alignment (and TACS) in images; write a table and figures."""
     from metastroma.analysis import BoundaryError, ImageError
-    from metastroma.analysis.batch import align_images
+    from metastroma.analysis.batch import align_images, band_px_from_um
 
     try:
+        if band_um is not None:
+            band_px = band_px_from_um(band_um, pixel_um)
         with _FileReporter("align") as rep:
             result = align_images(
                 images,

@@ -177,3 +177,31 @@ def test_align_boundary_with_two_points_exits_2_naming_it(tmp_path: Path) -> Non
     assert proc.returncode == 2
     assert "short_boundary.csv" in proc.stderr
     assert not out.exists()
+
+
+@needs_shg
+def test_align_band_in_um_uses_the_pixel_size(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = align(
+        SHG / "TACS-3a.jpg",
+        "--boundary",
+        SHG / "TACS-3a_boundary.csv",
+        "--band-um",
+        "40",
+        "--pixel-um",
+        "2",
+        "-o",
+        out,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (row,) = read_rows(out / "alignment.csv")
+    assert float(row["band_px"]) == 20.0
+    # at a 20 px band the radial front below the tumour dominates its sector
+    assert row["tacs_call"] == "TACS-3"
+
+
+def test_align_band_um_without_pixel_size_is_refused(tmp_path: Path) -> None:
+    proc = align(tmp_path / "x.tif", "--band-um", "40", "-o", tmp_path / "out")
+    assert proc.returncode == 2
+    assert "--pixel-um" in proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -198,6 +198,27 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> No
     write_bytes_atomic(path, buf.getvalue().encode("utf-8"))
 
 
+def band_px_from_um(band_um: float, pixel_um: float | None) -> float:
+    """Band width in pixels from a width in µm and the image's pixel size.
+
+    SCIENCE.md §6.4 gives the band in µm (default 40 µm, range 20–60 µm); an image needs its
+    pixel size to turn that into pixels.
+
+    Raises
+    ------
+    ConfigError
+        No pixel size, or a non-positive value (with the option named).
+    """
+    if pixel_um is None:
+        raise ConfigError(
+            f"--band-um = {band_um:g} needs --pixel-um (the image's pixel size, µm/px)"
+        )
+    for name, v in (("--band-um", band_um), ("--pixel-um", pixel_um)):
+        if not (math.isfinite(v) and v > 0):
+            raise ConfigError(f"{name} = {v}: must be > 0 (µm)")
+    return band_um / pixel_um
+
+
 def align_images(
     paths: Sequence[Path],
     out_dir: Path,
