@@ -5,6 +5,7 @@ The public API: :func:`run` (one tissue run into a run directory), :func:`resume
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 try:
     __version__ = version("metastroma")
@@ -13,7 +14,21 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 from metastroma.config import Scenario, load_scenario
 from metastroma.errors import CheckpointError, ConfigError, RunDirectoryError
-from metastroma.runner import RunResult, resume, run
+
+if TYPE_CHECKING:
+    from metastroma.runner import RunResult, resume, run
+
+_LAZY = {"RunResult", "resume", "run"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the runner (numba, zarr, pyarrow) only when ``run``/``resume`` is used."""
+    if name in _LAZY:
+        from metastroma import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module 'metastroma' has no attribute {name!r}")
+
 
 __all__ = [
     "CheckpointError",

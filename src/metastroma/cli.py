@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 
 import typer
 from rich.console import Console
@@ -39,35 +39,51 @@ console = Console()
 _BAD_INPUT = (ConfigError, RunDirectoryError, CheckpointError)
 
 
-class _Reporter:
-    """Progress: a rich bar on a terminal, a plain line every 10 % otherwise."""
+class _Bar:
+    """A rich progress bar on a terminal (``progress`` is None otherwise)."""
+
+    unit = "steps"
 
     def __init__(self, label: str) -> None:
         self.label = label
-        self.tty = console.is_terminal
         self.progress: Progress | None = None
         self.task: TaskID | None = None
-        self.last_decile = -1
 
-    def __enter__(self) -> _Reporter:
-        if self.tty:
+    def __enter__(self) -> Self:
+        if console.is_terminal:
             self.progress = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("steps · {task.fields[cells]} cells"),
+                TextColumn(f"{self.unit} · {{task.fields[detail]}}"),
                 TimeElapsedColumn(),
                 console=console,
             )
             self.progress.__enter__()
-            self.task = self.progress.add_task(self.label, total=None, cells=0)
+            self.task = self.progress.add_task(self.label, total=None, detail="")
         return self
 
+    def _bar(self, done: int, total: int, detail: str) -> bool:
+        """Update the bar; False if there is none (not a terminal)."""
+        if self.progress is None or self.task is None:
+            return False
+        self.progress.update(self.task, completed=done, total=total, detail=detail)
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(None, None, None)
+
+
+class _Reporter(_Bar):
+    """Progress of a run: the bar, or a plain line every 10 % when not a terminal."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(label)
+        self.last_decile = -1
+
     def __call__(self, step: int, n_steps: int, n_cells: int) -> None:
-        if self.progress is not None and self.task is not None:
-            self.progress.update(
-                self.task, completed=step, total=n_steps, cells=n_cells
-            )
+        if self._bar(step, n_steps, f"{n_cells} cells"):
             return
         decile = (10 * step) // max(n_steps, 1)
         if decile != self.last_decile:
@@ -76,10 +92,6 @@ class _Reporter:
                 f"{self.label}: step {step}/{n_steps} ({10 * decile}%), {n_cells} cells",
                 flush=True,
             )
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.__exit__(None, None, None)
 
 
 def _fail(err: BaseException, code: int) -> typer.Exit:
@@ -205,39 +217,14 @@ def demo(
     console.print(f"summary: {report.summary_csv}")
 
 
-class _FileReporter:
-    """Progress over files: a rich bar on a terminal, one plain line per file otherwise."""
+class _FileReporter(_Bar):
+    """Progress over files: the bar, or one plain line per file when not a terminal."""
 
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.progress: Progress | None = None
-        self.task: TaskID | None = None
-
-    def __enter__(self) -> _FileReporter:
-        if console.is_terminal:
-            self.progress = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("files · {task.fields[name]}"),
-                TimeElapsedColumn(),
-                console=console,
-            )
-            self.progress.__enter__()
-            self.task = self.progress.add_task(self.label, total=None, name="")
-        return self
+    unit = "files"
 
     def __call__(self, done: int, total: int, path: Path) -> None:
-        if self.progress is not None and self.task is not None:
-            self.progress.update(
-                self.task, completed=done, total=total, name=escape(path.name)
-            )
-            return
-        print(f"{self.label}: {done}/{total} {path}", flush=True)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.__exit__(None, None, None)
+        if not self._bar(done, total, escape(path.name)):
+            print(f"{self.label}: {done}/{total} {path}", flush=True)
 
 
 def _align_table(result: object) -> None:

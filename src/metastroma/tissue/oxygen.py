@@ -115,11 +115,17 @@ def make_oxygen_field(scenario: Scenario) -> OxygenField:
 
 
 def cell_uptake_per_voxel(
-    cells: Cells, field: OxygenField, tables: LifecycleTables
+    cells: Cells,
+    field: OxygenField,
+    tables: LifecycleTables,
+    vox: I64Array | None = None,
 ) -> F64Array:
-    """u(x) = Σ_i U_i V_i / V_vox over the cells in each voxel (1/min), grid-shaped."""
-    n = cells.n_live
-    vox = voxel_index(cells["pos_um"], n, field.grid)
+    """u(x) = Σ_i U_i V_i / V_vox over the cells in each voxel (1/min), grid-shaped.
+
+    ``vox`` is each live cell's voxel (``voxel_index``), computed here if not given.
+    """
+    if vox is None:
+        vox = voxel_index(cells["pos_um"], cells.n_live, field.grid)
     kind = cells.live("kind")
     r = cells.live("radius_um")
     vol = 4.0 / 3.0 * np.pi * r**3
@@ -136,8 +142,11 @@ def update_oxygen(
     cells: Cells, field: OxygenField, tables: LifecycleTables, dt_min: float
 ) -> None:
     """One implicit oxygen step with the cells' uptake; then each cell reads its voxel."""
+    vox = voxel_index(
+        cells["pos_um"], cells.n_live, field.grid
+    )  # cells do not move here
     if field.enabled:
-        uptake = cell_uptake_per_voxel(cells, field, tables)
+        uptake = cell_uptake_per_voxel(cells, field, tables, vox)
         field.last = solve_oxygen_step(
             field.c,
             dt_min,
@@ -150,13 +159,14 @@ def update_oxygen(
             fixed_value_mmhg=field.fixed_value,
             rtol=field.rtol,
         )
-    read_oxygen(cells, field)
+    read_oxygen(cells, field, vox)
 
 
-def read_oxygen(cells: Cells, field: OxygenField) -> None:
+def read_oxygen(cells: Cells, field: OxygenField, vox: I64Array | None = None) -> None:
     """Each live cell reads the concentration of its voxel into ``oxygen_mmhg``."""
     n = cells.n_live
-    vox = voxel_index(cells["pos_um"], n, field.grid)
+    if vox is None:
+        vox = voxel_index(cells["pos_um"], n, field.grid)
     cells["oxygen_mmhg"][:n] = gather_at_cells(field.c.reshape(-1), vox)
 
 
