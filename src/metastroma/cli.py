@@ -280,14 +280,19 @@ def align(
         int | None, typer.Option(help="Page of multi-page TIFFs (from 0).")
     ] = None,
     band_px: Annotated[
-        float, typer.Option(help="Width of the scored band outside the boundary (px).")
-    ] = 40.0,
+        float | None,
+        typer.Option(
+            help="Width of the scored band outside the boundary (px); default "
+            "40 µm / --pixel-um, or 40 px without a pixel size."
+        ),
+    ] = None,
     band_um: Annotated[
         float | None,
         typer.Option(help="Band width in µm (SCIENCE.md §6.4: 40); needs --pixel-um."),
     ] = None,
     pixel_um: Annotated[
-        float | None, typer.Option(help="Pixel size of the images (µm/px).")
+        float | None,
+        typer.Option(help="Pixel size of the images (µm/px): converts the band to px."),
     ] = None,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Directory for the table and figures.")
@@ -295,11 +300,10 @@ def align(
 ) -> None:
     """Measure collagen fibre alignment (and TACS) in images; write a table and figures."""
     from metastroma.analysis import BoundaryError, ImageError
-    from metastroma.analysis.batch import align_images, band_px_from_um
+    from metastroma.analysis.batch import align_images, resolve_band_px
 
     try:
-        if band_um is not None:
-            band_px = band_px_from_um(band_um, pixel_um)
+        band = resolve_band_px(band_px, band_um, pixel_um)
         with _FileReporter("align") as rep:
             result = align_images(
                 images,
@@ -307,7 +311,7 @@ def align(
                 sigma_px=sigma_px,
                 boundary=boundary,
                 page=page,
-                band_px=band_px,
+                band_px=band,
                 progress=rep,
             )
     except (ConfigError, BoundaryError, ImageError) as err:

@@ -105,7 +105,14 @@ def test_field_alignment_density_and_mask() -> None:
     assert angle_diff(s.dominant_angle_deg, 0.0) < 1e-9
     s = field_alignment(q_xx, q_xy, mask=theta == 90.0)
     assert s.alignment == pytest.approx(1.0) and s.n == 8
-    assert angle_diff(s.dominant_angle_deg, 90.0) < 1e-9
+    # unit weights (a shortcut without a weight array) equal density 1 everywhere:
+    # 12 elements at 0°, 4 at 90° give C = (12 − 4)/16
+    t_xx, t_xy = nematic_from_angles(np.where(np.arange(16) < 12, 0.0, 90.0), 1.0)
+    unit = field_alignment(t_xx, t_xy)
+    ones = field_alignment(t_xx, t_xy, density=np.ones(16))
+    assert unit.weighting == "unit" and unit.n == ones.n == 16
+    assert unit.alignment == pytest.approx(0.5) == ones.alignment
+    assert unit.dominant_angle_deg == pytest.approx(ones.dominant_angle_deg, abs=1e-12)
     # equal to 2 λ_max of the weighted mean Q
     q_mean = np.array(
         [

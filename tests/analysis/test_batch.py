@@ -17,7 +17,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from metastroma.analysis import analyse_image, read_image
-from metastroma.analysis.batch import align_images, expand_image_paths
+from metastroma.analysis.batch import (
+    align_images,
+    expand_image_paths,
+    resolve_band_px,
+)
 from metastroma.errors import ConfigError
 from metastroma.viz import block_orientations, plot_image_alignment
 
@@ -225,3 +229,23 @@ def test_boundary_gives_tacs_columns_and_a_boundary_outside_an_image_fails_it(
         "tacs_call",
         "n_band",
     }
+
+
+def test_resolve_band_px() -> None:
+    """SCIENCE.md §6.4's band is in µm: the pixel size converts it; px are used as given."""
+    assert resolve_band_px() == 40.0  # no pixel size: 40 µm read at 1 µm/px
+    assert resolve_band_px(band_px=25.0) == 25.0
+    assert resolve_band_px(band_px=25.0, pixel_um=2.0) == 25.0
+    assert resolve_band_px(pixel_um=0.5) == 80.0  # 40 µm at 0.5 µm/px
+    assert resolve_band_px(band_um=60.0, pixel_um=2.0) == 30.0
+    with pytest.raises(ConfigError, match="give one of them"):
+        resolve_band_px(band_px=25.0, band_um=40.0, pixel_um=1.0)
+    with pytest.raises(ConfigError, match="needs --pixel-um"):
+        resolve_band_px(band_um=40.0)
+    for kwargs, words in [
+        ({"band_px": 0.0}, "--band-px = 0.0: must be > 0 (px)"),
+        ({"band_um": float("nan"), "pixel_um": 1.0}, "--band-um = nan"),
+        ({"pixel_um": -1.0}, "--pixel-um = -1.0: must be > 0 (µm/px)"),
+    ]:
+        with pytest.raises(ConfigError, match=re.escape(words)):
+            resolve_band_px(**kwargs)

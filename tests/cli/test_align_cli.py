@@ -111,9 +111,16 @@ def test_align_tacs3_image_with_its_boundary_matches_the_api(tmp_path: Path) -> 
         read_boundary_csv(SHG / "TACS-3a_boundary.csv", image.shape),
         band_px=40.0,
     )
-    assert row["tacs_call"] == tacs.call
+    assert row["tacs_call"] == tacs.call == "TACS-3"
     assert float(row["tacs3_fraction"]) == pytest.approx(tacs.tacs3_fraction, rel=1e-9)
     assert float(row["tacs2_fraction"]) == pytest.approx(tacs.tacs2_fraction, rel=1e-9)
+    # the column is the number the call compares with 0.5, and where that sector lies
+    best = float(row["tacs3_max_sector_fraction"])
+    assert best == pytest.approx(tacs.max_sector_tacs3_fraction, rel=1e-9)
+    assert best > 0.5
+    assert float(row["tacs3_max_sector_deg"]) == pytest.approx(
+        tacs.max_sector_centre_deg, rel=1e-9
+    )
     assert int(row["n_band"]) > 0
     assert float(row["band_px"]) == 40.0
     assert (out / "figures" / "TACS-3a.png").read_bytes()[:8] == PNG_MAGIC
@@ -180,23 +187,24 @@ def test_align_boundary_with_two_points_exits_2_naming_it(tmp_path: Path) -> Non
 
 
 @needs_shg
-def test_align_band_in_um_uses_the_pixel_size(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("options", "band_px"),
+    [
+        (("--band-um", "40", "--pixel-um", "2"), 20.0),  # an example 2 µm/px
+        # regression: --pixel-um alone was ignored (the band stayed 40 px); now the
+        # band is SCIENCE.md §6.4's default 40 µm
+        (("--pixel-um", "0.8"), 50.0),
+    ],
+)
+def test_align_band_in_um_uses_the_pixel_size(
+    tmp_path: Path, options: tuple[str, ...], band_px: float
+) -> None:
     out = tmp_path / "out"
-    proc = align(
-        SHG / "TACS-3a.jpg",
-        "--boundary",
-        SHG / "TACS-3a_boundary.csv",
-        "--band-um",
-        "40",
-        "--pixel-um",
-        "2",
-        "-o",
-        out,
-    )
+    boundary = SHG / "TACS-3a_boundary.csv"
+    proc = align(SHG / "TACS-3a.jpg", "--boundary", boundary, *options, "-o", out)
     assert proc.returncode == 0, proc.stderr
     (row,) = read_rows(out / "alignment.csv")
-    assert float(row["band_px"]) == 20.0
-    # at a 20 px band the radial front below the tumour dominates its sector
+    assert float(row["band_px"]) == pytest.approx(band_px)
     assert row["tacs_call"] == "TACS-3"
 
 
@@ -204,4 +212,16 @@ def test_align_band_um_without_pixel_size_is_refused(tmp_path: Path) -> None:
     proc = align(tmp_path / "x.tif", "--band-um", "40", "-o", tmp_path / "out")
     assert proc.returncode == 2
     assert "--pixel-um" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_align_band_px_and_band_um_together_are_refused(tmp_path: Path) -> None:
+    """Regression: --band-um silently replaced an explicit --band-px."""
+    proc = align(
+        tmp_path / "x.tif",
+        *("--band-px", "30", "--band-um", "40", "--pixel-um", "1"),
+        *("-o", tmp_path / "out"),
+    )
+    assert proc.returncode == 2
+    assert "--band-px = 30" in proc.stderr and "--band-um = 40" in proc.stderr
     assert not (tmp_path / "out").exists()

@@ -74,10 +74,52 @@ class AlignmentStats:
 
 
 def _as_f64(x: npt.ArrayLike, name: str) -> F64Array:
+    """``x`` as a float64 array; ValueError naming ``name`` if any value is NaN or inf."""
     arr = np.asarray(x, dtype=np.float64)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite (found NaN or inf)")
     return arr
+
+
+def _nematic_arrays(
+    q_xx: npt.ArrayLike, q_xy: npt.ArrayLike, density: npt.ArrayLike | None = None
+) -> tuple[F64Array, F64Array, F64Array | None]:
+    """Checked float64 arrays of a 2D nematic field and, if given, its density.
+
+    Shared by every function that takes a simulated field (:func:`field_alignment`,
+    ``render_field_image``, ``score_tacs_field``), so that all refuse the same inputs.
+
+    Returns
+    -------
+    q_xx, q_xy : float64 arrays of one shape
+    density : float64 array of that shape, or None
+
+    Raises
+    ------
+    ValueError
+        Shapes differ, a value is NaN or inf, a = 2|q| > 1 (beyond a 1e-9 tolerance), or
+        a density is negative.
+    """
+    qx = np.asarray(q_xx, dtype=np.float64)
+    qy = np.asarray(q_xy, dtype=np.float64)
+    if qx.shape != qy.shape:
+        raise ValueError(
+            f"q_xx {qx.shape} and q_xy {qy.shape} must have the same shape"
+        )
+    q2 = qx * qx
+    q2 += qy * qy
+    if not np.all(q2 <= (0.5 + 1e-9) ** 2):  # one pass: False for NaN and inf too
+        _as_f64(qx, "q_xx")
+        _as_f64(qy, "q_xy")
+        raise ValueError("anisotropy a = 2|q| must be <= 1")
+    if density is None:
+        return qx, qy, None
+    rho = _as_f64(density, "density")
+    if rho.shape != qx.shape:
+        raise ValueError(f"density {rho.shape} must have the shape of q_xx {qx.shape}")
+    if np.any(rho < 0):
+        raise ValueError("density must be >= 0")
+    return qx, qy, rho
 
 
 def _stats_from_sums(
@@ -241,26 +283,13 @@ def field_alignment(
     ValueError
         Shapes differ, values are not finite, a density is negative, or a > 1.
     """
-    qx = _as_f64(q_xx, "q_xx")
-    qy = _as_f64(q_xy, "q_xy")
-    if qx.shape != qy.shape:
-        raise ValueError(
-            f"q_xx {qx.shape} and q_xy {qy.shape} must have the same shape"
+    qx, qy, rho = _nematic_arrays(q_xx, q_xy, density)
+    weighting = "unit" if rho is None else "density"
+    if rho is None and mask is None:  # unit weights: plain sums, no weight array
+        return _stats_from_sums(
+            float(2.0 * qx.sum()), float(2.0 * qy.sum()), qx.size, qx.size, weighting
         )
-    if np.any(np.hypot(qx, qy) > 0.5 + 1e-9):
-        raise ValueError("anisotropy a = 2|q| must be <= 1")
-    if density is None:
-        w = np.ones(qx.shape)
-        weighting = "unit"
-    else:
-        w = _as_f64(density, "density")
-        weighting = "density"
-        if w.shape != qx.shape:
-            raise ValueError(
-                f"density {w.shape} must have the shape of q_xx {qx.shape}"
-            )
-        if np.any(w < 0):
-            raise ValueError("density must be >= 0")
+    w = np.ones(qx.shape) if rho is None else rho
     if mask is not None:
         m = np.asarray(mask, dtype=bool)
         if m.shape != qx.shape:

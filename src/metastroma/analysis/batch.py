@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from metastroma.analysis import (
@@ -71,8 +70,12 @@ _TACS_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("tacs2_fraction", pa.float64()),
     ("tacs3_fraction", pa.float64()),
     ("tacs3_max_sector_fraction", pa.float64()),
+    ("tacs3_max_sector_deg", pa.float64()),
     ("tacs_call", pa.string()),
 )
+
+#: SCIENCE.md §6.4: the TACS band is 40 µm wide by default (range 20–60 µm).
+DEFAULT_BAND_UM = 40.0
 
 
 @dataclass(frozen=True)
@@ -175,12 +178,6 @@ def _figure_path(fig_dir: Path, image: Path, taken: set[str]) -> Path:
     raise AssertionError("unreachable: 10,000 images with one stem")
 
 
-def _nan_max(values: Any) -> float:
-    arr = np.asarray(values, dtype=np.float64)
-    finite = arr[np.isfinite(arr)]
-    return float(finite.max()) if finite.size else math.nan
-
-
 def _csv_value(v: Any) -> str:
     if v is None:
         return ""
@@ -198,25 +195,58 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> No
     write_bytes_atomic(path, buf.getvalue().encode("utf-8"))
 
 
-def band_px_from_um(band_um: float, pixel_um: float | None) -> float:
-    """Band width in pixels from a width in µm and the image's pixel size.
+def resolve_band_px(
+    band_px: float | None = None,
+    band_um: float | None = None,
+    pixel_um: float | None = None,
+) -> float:
+    """Band width in pixels from the ``align`` options (SCIENCE.md §6.4).
 
-    SCIENCE.md §6.4 gives the band in µm (default 40 µm, range 20–60 µm); an image needs its
-    pixel size to turn that into pixels.
+    §6.4 gives the band in µm (default 40 µm, range 20–60 µm); an image needs its pixel
+    size to turn that into pixels.
+
+    Parameters
+    ----------
+    band_px : float or None, px
+        Band width in pixels, used as given.
+    band_um : float or None, µm
+        Band width in µm; needs ``pixel_um``.
+    pixel_um : float or None, µm/px
+        The images' pixel size.
+
+    Returns
+    -------
+    float, px
+        ``band_px`` if given; else ``band_um / pixel_um``; else, with a pixel size only,
+        ``DEFAULT_BAND_UM / pixel_um`` (the §6.4 default); with neither, 40 px (the
+        §6.4 default read at 1 µm/px, for images of unknown pixel size).
 
     Raises
     ------
     ConfigError
-        No pixel size, or a non-positive value (with the option named).
+        Both ``band_px`` and ``band_um``; ``band_um`` without ``pixel_um``; a value that
+        is not finite and > 0 (the option named, with its unit).
     """
-    if pixel_um is None:
+    for name, v, unit in (
+        ("--band-px", band_px, "px"),
+        ("--band-um", band_um, "µm"),
+        ("--pixel-um", pixel_um, "µm/px"),
+    ):
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise ConfigError(f"{name} = {v}: must be > 0 ({unit})")
+    if band_px is not None and band_um is not None:
+        raise ConfigError(
+            f"--band-px = {band_px:g} and --band-um = {band_um:g}: give one of them"
+        )
+    if band_px is not None:
+        return float(band_px)
+    if band_um is not None and pixel_um is None:
         raise ConfigError(
             f"--band-um = {band_um:g} needs --pixel-um (the image's pixel size, µm/px)"
         )
-    for name, v in (("--band-um", band_um), ("--pixel-um", pixel_um)):
-        if not (math.isfinite(v) and v > 0):
-            raise ConfigError(f"{name} = {v}: must be > 0 (µm)")
-    return band_um / pixel_um
+    if pixel_um is None:
+        return DEFAULT_BAND_UM  # px: the µm default at an assumed 1 µm/px
+    return (DEFAULT_BAND_UM if band_um is None else band_um) / pixel_um
 
 
 def align_images(
@@ -246,7 +276,8 @@ def align_images(
     page : int or None
         Page (plane) of multi-page TIFFs, from 0; default the first.
     band_px : float, px
-        Width of the band outside the boundary in which fibres are scored (> 0).
+        Width of the band outside the boundary in which fibres are scored (> 0); see
+        :func:`resolve_band_px` for a band in µm.
     progress : callable or None
         ``progress(n_done, n_total, path)`` after each image.
 
@@ -313,7 +344,8 @@ def align_images(
                     "n_band": int(tacs.n),
                     "tacs2_fraction": float(tacs.tacs2_fraction),
                     "tacs3_fraction": float(tacs.tacs3_fraction),
-                    "tacs3_max_sector_fraction": _nan_max(tacs.sector_tacs3_fractions),
+                    "tacs3_max_sector_fraction": tacs.max_sector_tacs3_fraction,
+                    "tacs3_max_sector_deg": tacs.max_sector_centre_deg,
                     "tacs_call": str(tacs.call),
                 }
             rows.append(row)
@@ -327,17 +359,17 @@ def align_images(
     table = pa.table({c: [r[c] for r in rows] for c in columns}, schema=schema)
     write_parquet_atomic(table_parquet, table)
     _write_csv(table_csv, columns, rows)
-    failures_csv: Path | None = out_dir / "failures.csv"
-    assert failures_csv is not None
+    failures_path = out_dir / "failures.csv"
+    failures_csv: Path | None = None
     if failures:
+        failures_csv = failures_path
         _write_csv(
             failures_csv,
             ["image", "message"],
             [{"image": str(p), "message": m} for p, m in failures],
         )
     else:
-        failures_csv.unlink(missing_ok=True)
-        failures_csv = None
+        failures_path.unlink(missing_ok=True)
     return BatchResult(
         out_dir=out_dir,
         table_csv=table_csv,
@@ -350,4 +382,11 @@ def align_images(
     )
 
 
-__all__ = ["IMAGE_SUFFIXES", "BatchResult", "align_images", "expand_image_paths"]
+__all__ = [
+    "DEFAULT_BAND_UM",
+    "IMAGE_SUFFIXES",
+    "BatchResult",
+    "align_images",
+    "expand_image_paths",
+    "resolve_band_px",
+]

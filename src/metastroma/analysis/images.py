@@ -57,6 +57,7 @@ from numba import njit, prange
 from scipy import ndimage as ndi
 
 from metastroma._typing import BoolArray, F64Array, I64Array
+from metastroma.analysis.alignment import _stats_from_sums
 
 F32Array = npt.NDArray[np.float32]
 
@@ -126,8 +127,8 @@ def _to_gray(arr: npt.NDArray[np.generic], where: str) -> F64Array:
     from skimage.color import rgb2gray
     from skimage.util import img_as_float
 
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.uint8)
+    if arr.dtype == np.bool_:  # 1-bit (bilevel) images: False → 0.0, True → 1.0
+        arr = arr.astype(np.float64)
     if not (
         np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
     ):
@@ -179,8 +180,8 @@ def read_image(path: Path, page: int | None = None) -> F64Array:
     Returns
     -------
     (rows, cols) float64
-        Integer images scaled to [0, 1] by their dtype's range (``img_as_float``); float
-        images as stored; RGB/RGBA as luminance (``rgb2gray`` of the RGB part). Row 0 is the
+        Integer images scaled to [0, 1] by their dtype's range (``img_as_float``), 1-bit
+        images to 0 and 1; float images as stored; RGB/RGBA as luminance (``rgb2gray`` of the RGB part). Row 0 is the
         top of the image.
 
     Raises
@@ -319,7 +320,8 @@ class ImageAlignment:
     Attributes
     ----------
     dominant_angle_deg : float, degrees
-        Energy-weighted θ̄ = ½ arg Σ z over the foreground, in [0, 180) (y-up convention).
+        Energy-weighted θ̄ = ½ arg Σ z over the foreground, in [0, 180) (y-up convention);
+        NaN if Σ z = 0 exactly (no direction).
     coherency : float
         |Σ z| / Σ trace over the foreground, in [0, 1]: the coherency of the summed tensor,
         i.e. the energy-weighted doubled-angle C.
@@ -336,7 +338,9 @@ class ImageAlignment:
     local_coherency : (rows, cols) float64
         Per-pixel |z| / trace in [0, 1]; NaN in the background.
     energy : (rows, cols) float64
-        Per-pixel tensor trace A_rr + A_cc (intensity² / px²).
+        Per-pixel tensor trace A_rr + A_cc, (intensity / px)². The derivatives are
+        scipy's unnormalised Sobel filters, 8 × the gradient on a smooth image, so the
+        trace is ≈ 64 · G_σ * |∇I|²; only ratios of it are reported.
     mask : (rows, cols) bool
         The foreground.
     histogram : tuple of ((37,) float64 edges in degrees, (36,) float64 fractions)
@@ -437,16 +441,14 @@ def analyse_image(
             f"analyse_image: empty foreground (no pixel's tensor trace exceeds the "
             f"{background_quantile} quantile, {threshold:.3g})"
         )
-    coherency = min(float(np.hypot(sum_re, sum_im) / sum_tr), 1.0)
-    dominant = float(np.degrees(0.5 * np.arctan2(sum_im, sum_re)) % 180.0)
-    dominant = 0.0 if dominant >= 180.0 else dominant
-    alignment = min(float(np.hypot(unit_re, unit_im) / n_fg), 1.0)
+    energy_stats = _stats_from_sums(sum_re, sum_im, sum_tr, n_fg, "energy")
+    unit_stats = _stats_from_sums(unit_re, unit_im, n_float, n_fg, "unit")
     counts = row_hist.sum(axis=0).astype(np.float64)
     histogram = (np.linspace(0.0, 180.0, n_bins + 1), counts / counts.sum())
     return ImageAlignment(
-        dominant_angle_deg=dominant,
-        coherency=coherency,
-        alignment=alignment,
+        dominant_angle_deg=energy_stats.dominant_angle_deg,
+        coherency=energy_stats.alignment,
+        alignment=unit_stats.alignment,
         sigma_px=float(sigma_px),
         n_pixels=n_fg,
         angle_deg=angle,

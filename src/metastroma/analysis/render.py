@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from metastroma._typing import F64Array
+from metastroma.analysis.alignment import _nematic_arrays
 
 __all__ = ["render_field_image"]
 
@@ -75,25 +76,16 @@ def render_field_image(
         Shapes differ, the field is not 2D, non-finite values, a > 1 or ρ outside [0, 1],
         or bad tile or wavelength.
     """
-    qx = np.asarray(q_xx, dtype=np.float64)
-    qy = np.asarray(q_xy, dtype=np.float64)
-    if qx.ndim != 2 or qx.shape != qy.shape:
-        raise ValueError(f"q_xx {qx.shape} and q_xy {qy.shape} must be equal 2D shapes")
-    if not (np.all(np.isfinite(qx)) and np.all(np.isfinite(qy))):
-        raise ValueError("q_xx and q_xy must be finite")
+    qx, qy, given_rho = _nematic_arrays(q_xx, q_xy, density)
+    if qx.ndim != 2:
+        raise ValueError(f"q_xx and q_xy must be 2D (nx, ny), got {qx.shape}")
     if int(px_per_element) < 1:
         raise ValueError(f"px_per_element = {px_per_element}: must be >= 1")
     if not (np.isfinite(wavelength_px) and wavelength_px > 2.0):
         raise ValueError(f"wavelength_px = {wavelength_px}: must be > 2 px")
     aniso = 2.0 * np.hypot(qx, qy)
-    if np.any(aniso > 1.0 + 1e-9):
-        raise ValueError("anisotropy a = 2|q| must be <= 1")
-    rho = (
-        np.ones(qx.shape) if density is None else np.asarray(density, dtype=np.float64)
-    )
-    if rho.shape != qx.shape:
-        raise ValueError(f"density {rho.shape} must have the shape of q_xx {qx.shape}")
-    if not np.all(np.isfinite(rho)) or np.any((rho < 0) | (rho > 1)):
+    rho = np.ones(qx.shape) if given_rho is None else given_rho
+    if np.any(rho > 1):
         raise ValueError("density must lie in [0, 1]")
 
     k = int(px_per_element)

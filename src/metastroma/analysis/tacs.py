@@ -15,9 +15,17 @@ and simulations alike:
   tangent t̂ of the nearest boundary segment.
 - **Fractions**: TACS-2 fraction = P(β < 15°) (Provenzano 2008, Fig. 5c [V]); TACS-3 fraction
   = P(β > 60°) (project convention [A]); the 10° histogram of β is always returned.
-- **Call**: ``'TACS-3'`` if the TACS-3 fraction exceeds 0.5 in any 30° sector around the
-  boundary's centroid holding at least ``min_sector_count`` band elements; else ``'TACS-2'``
-  if the overall TACS-2 fraction exceeds 0.5; else ``'none'``.
+- **Sectors**: a band element belongs to the boundary point nearest to it (the same point
+  whose segment gives its β), and its sector angle ψ is that point's polar angle around
+  the boundary polygon's centroid. A *boundary sector* of 30° is the part of the boundary
+  with ψ in [s, s + 30°) together with the band elements beside it.
+- **Call**: ``'TACS-3'`` if the TACS-3 fraction exceeds 0.5 in *any* boundary sector of 30°
+  (any start s, not only multiples of 30°) holding at least ``min_sector_count`` band
+  elements (SCIENCE.md §6.4 [A]); else ``'TACS-2'`` if the overall TACS-2 fraction exceeds
+  0.5 (a project addition [A]: §6.4 defines only the TACS-3 call); else ``'none'``. Every
+  start is tried, so the call does not depend on how the tumour is oriented in the image:
+  an invasive front 30° wide is found whole wherever it lies, where a fixed grid of twelve
+  sectors from +x could split it in two halves that each fall short of 0.5.
 
 **Sign.** Fibre angles use the package convention (y up). A boundary read from an image is
 in (x = column, y = row) with rows pointing down, so its tangents are flipped to y up
@@ -41,7 +49,7 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from metastroma._typing import BoolArray, F64Array, I64Array
-from metastroma.analysis.alignment import angles_from_nematic
+from metastroma.analysis.alignment import _nematic_arrays, angles_from_nematic
 from metastroma.analysis.images import ImageAlignment
 
 __all__ = [
@@ -85,6 +93,12 @@ class Boundary:
 
 
 def _make_boundary(points: npt.ArrayLike, where: str) -> Boundary:
+    """Closed :class:`Boundary` from (m, 2) vertices, repeated vertices removed.
+
+    A vertex equal to the one before it (and a last vertex repeating the first) would make
+    a zero-length segment, whose "tangent" atan2(0, 0) = 0° is no tangent at all; they are
+    dropped, and at least 3 distinct vertices must remain.
+    """
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[1] != 2:
         raise BoundaryError(
@@ -92,11 +106,15 @@ def _make_boundary(points: npt.ArrayLike, where: str) -> Boundary:
         )
     if not np.all(np.isfinite(pts)):
         raise BoundaryError(f"{where}: boundary contains NaN or inf")
+    n_given = pts.shape[0]
+    if n_given >= 2:
+        pts = pts[np.r_[True, np.any(pts[1:] != pts[:-1], axis=1)]]
     if pts.shape[0] >= 2 and np.array_equal(pts[0], pts[-1]):
         pts = pts[:-1]
     if pts.shape[0] < 3:
         raise BoundaryError(
-            f"{where}: a closed boundary needs >= 3 distinct points, got {pts.shape[0]}"
+            f"{where}: a closed boundary needs >= 3 distinct points, got "
+            f"{pts.shape[0]} (of {n_given} given)"
         )
     return Boundary(points=np.ascontiguousarray(pts))
 
@@ -112,7 +130,10 @@ def read_boundary_csv(
         Two numeric columns x (column), y (row) per line, comma-separated; an optional
         header line ``x,y``; blank lines are skipped.
     image_shape : (rows, cols), optional
-        If given, every point must lie within 0 <= x <= cols − 1, 0 <= y <= rows − 1.
+        If given, every point must lie within 0 <= x <= cols − 1, 0 <= y <= rows − 1, and
+        a boundary whose two ends both lie within max(2 px, 5 % of the smaller side) of
+        the image border is *open* (:class:`Boundary`), unless the file closes it by
+        repeating its first point at the end.
 
     Returns
     -------
@@ -144,6 +165,8 @@ def read_boundary_csv(
             raise BoundaryError(f"{path}:{line_no}: not numbers: {row}") from err
     pts = np.array(values, dtype=np.float64).reshape(-1, 2)
     boundary = _make_boundary(pts, str(path))
+    # a file that repeats its first point at the end closes the polygon itself
+    closed_in_file = len(pts) >= 2 and np.array_equal(pts[0], pts[-1])
     if image_shape is not None:
         n_rows, n_cols = image_shape
         margin = max(2.0, 0.05 * min(n_rows, n_cols))
@@ -154,7 +177,7 @@ def read_boundary_csv(
             | (ends[:, 1] <= margin)
             | (ends[:, 1] >= n_rows - 1 - margin)
         )
-        if near_border.all():
+        if near_border.all() and not closed_in_file:
             boundary = Boundary(boundary.points, closed=False)
         x, y = boundary.points[:, 0], boundary.points[:, 1]
         outside = (x < 0) | (x > n_cols - 1) | (y < 0) | (y > n_rows - 1)
@@ -284,9 +307,9 @@ class TacsResult:
     tacs3_fraction : float
         P(β > ``tacs3_min_angle_deg``) (60°, project convention); NaN if the band is empty.
     sector_tacs3_fractions : (n_sectors,) float64
-        TACS-3 fraction per sector of ``sector_deg`` around the boundary centroid, sector k
-        spanning [k·sector_deg, (k+1)·sector_deg) counter-clockwise from +x (y up); NaN where
-        the sector holds no band element.
+        Descriptive table: the TACS-3 fraction per fixed sector k of ``sector_deg``,
+        ψ ∈ [k·sector_deg, (k+1)·sector_deg) counter-clockwise from +x (y up); NaN where
+        the sector holds no band element. The call uses ``max_sector_tacs3_fraction``.
     call : str
         ``'TACS-3'``, ``'TACS-2'`` or ``'none'`` (module docstring).
     n : int
@@ -294,11 +317,20 @@ class TacsResult:
     band_px : float
         Band width used (px for images, µm for fields).
     sector_counts : (n_sectors,) int64
-        Band elements per sector.
+        Band elements per fixed sector of ``sector_tacs3_fractions``.
     xy : (n, 2) float64
         Position of each band element, in the boundary's coordinates.
     segment : (n,) int64
         Index k of the nearest boundary segment (points[k] → points[k + 1]) of each element.
+    sector_angle_deg : (n,) float64, degrees
+        ψ of each element in [0, 360): the polar angle (y up, counter-clockwise from +x)
+        of its nearest boundary point around the boundary polygon's centroid.
+    max_sector_tacs3_fraction : float
+        The largest TACS-3 fraction over all boundary sectors of ``sector_deg`` (any
+        start) holding at least ``min_sector_count`` band elements: the number the call
+        compares with 0.5. NaN if no sector holds that many.
+    max_sector_centre_deg : float, degrees
+        ψ at the centre of that sector, in [0, 360) (y up); NaN with it.
     """
 
     beta_deg: F64Array
@@ -312,15 +344,27 @@ class TacsResult:
     sector_counts: I64Array
     xy: F64Array
     segment: I64Array
+    sector_angle_deg: F64Array
+    max_sector_tacs3_fraction: float
+    max_sector_centre_deg: float
 
 
 def _nearest_segment(
     px: F64Array, py: F64Array, pts: F64Array, closed: bool = True
-) -> tuple[F64Array, npt.NDArray[np.intp]]:
-    """Distance from each point to the polyline and the index of the nearest segment.
+) -> tuple[F64Array, npt.NDArray[np.intp], F64Array]:
+    """Distance from each point to the polyline, the nearest segment and nearest point.
 
     Segment k runs from vertex k to vertex k + 1 (the last one back to vertex 0 only if
     ``closed``). Vectorised over (points × segments) in blocks of ~4 M pairs.
+
+    Returns
+    -------
+    dist : (n,) float64
+        Distance to the polyline, in the points' unit.
+    seg : (n,) intp
+        Index of the nearest segment (the first of equally near ones).
+    nearest : (n, 2) float64
+        The nearest point of the polyline, on segment ``seg``.
     """
     a = pts if closed else pts[:-1]
     b = np.roll(pts, -1, axis=0) if closed else pts[1:]
@@ -330,7 +374,8 @@ def _nearest_segment(
     n = px.size
     dist = np.empty(n)
     seg = np.empty(n, dtype=np.intp)
-    step = max(1, _CHUNK_ELEMENTS // max(len(pts), 1))
+    t_near = np.empty(n)
+    step = max(1, _CHUNK_ELEMENTS // max(len(a), 1))
     for start in range(0, n, step):  # blocks of points, each fully vectorised
         sl = slice(start, start + step)
         rx = px[sl, None] - a[None, :, 0]
@@ -342,10 +387,13 @@ def _nearest_segment(
         k = np.argmin(d2, axis=1)
         seg[sl] = k
         dist[sl] = np.sqrt(np.take_along_axis(d2, k[:, None], axis=1)[:, 0])
-    return dist, seg
+        t_near[sl] = np.take_along_axis(t, k[:, None], axis=1)[:, 0]
+    nearest = a[seg] + t_near[:, None] * d[seg]
+    return dist, seg, nearest
 
 
 def _centroid(pts: F64Array) -> F64Array:
+    """Area centroid (2,) of the closed polygon ``pts``; the vertex mean if it has no area."""
     area = _polygon_area(pts)
     if abs(area) < 1e-12:
         return np.asarray(pts.mean(axis=0), dtype=np.float64)
@@ -353,6 +401,49 @@ def _centroid(pts: F64Array) -> F64Array:
     x1, y1 = np.roll(x, -1), np.roll(y, -1)
     cross = x * y1 - x1 * y
     return np.array([np.sum((x + x1) * cross), np.sum((y + y1) * cross)]) / (6.0 * area)
+
+
+def _best_sector(
+    psi_deg: F64Array,
+    weights: F64Array,
+    is3: BoolArray,
+    width_deg: float,
+    min_count: int,
+) -> tuple[float, float]:
+    """Largest weighted TACS-3 fraction over all windows ψ ∈ [s, s + width) (any s).
+
+    The set of elements in a window changes only where s or s + width crosses an
+    element's ψ, so trying s at each such event and midway between consecutive events
+    visits every distinct window; each window is summed by prefix sums over the sorted ψ
+    (doubled to wrap around 360°). Windows with fewer than ``min_count`` elements or no
+    weight are skipped.
+
+    Returns
+    -------
+    (fraction, centre_deg)
+        The best fraction and the ψ at its window's centre (degrees, [0, 360)); both NaN
+        if no window qualifies.
+    """
+    if psi_deg.size == 0:
+        return math.nan, math.nan
+    order = np.argsort(psi_deg, kind="stable")
+    psi = psi_deg[order]
+    ext = np.concatenate([psi, psi + 360.0])
+    cum_w = np.concatenate([[0.0], np.cumsum(np.tile(weights[order], 2))])
+    cum_w3 = np.concatenate([[0.0], np.cumsum(np.tile(weights[order] * is3[order], 2))])
+    events = np.unique(np.concatenate([psi, (psi - width_deg) % 360.0]))
+    gaps = np.diff(events, append=events[0] + 360.0)
+    starts = np.concatenate([events, (events + 0.5 * gaps) % 360.0])
+    lo = np.searchsorted(ext, starts, side="left")
+    hi = np.searchsorted(ext, starts + width_deg, side="left")
+    w_sum = cum_w[hi] - cum_w[lo]
+    ok = (hi - lo >= min_count) & (w_sum > 0)
+    if not ok.any():
+        return math.nan, math.nan
+    frac = np.where(ok, (cum_w3[hi] - cum_w3[lo]) / np.where(ok, w_sum, 1.0), -1.0)
+    best = int(np.argmax(frac))
+    fraction = min(max(float(frac[best]), 0.0), 1.0)  # prefix-sum differences round
+    return fraction, float((starts[best] + 0.5 * width_deg) % 360.0)
 
 
 def _score(
@@ -368,13 +459,21 @@ def _score(
     sector_deg: float,
     min_sector_count: int,
 ) -> TacsResult:
-    """Shared scoring for images and fields: (px, py) in the boundary's coordinates."""
+    """Shared scoring for images and fields: (px, py) in the boundary's coordinates.
+
+    ``fibre_deg`` (y-up fibre angles), ``weights`` (>= 0), ``px``, ``py``: (n,) float64 for
+    the candidate elements outside the boundary; those within ``band`` of it are scored.
+    ``y_down``: the boundary's y axis points down (image rows), so tangents and sector
+    angles flip its y.
+    """
     if not (math.isfinite(band) and band > 0):
         raise ValueError(f"band = {band}: must be > 0")
     if not 0 <= tacs2_max_angle_deg <= 90 or not 0 <= tacs3_min_angle_deg <= 90:
         raise ValueError("TACS angle thresholds must lie in [0, 90] degrees")
     if not (math.isfinite(sector_deg) and 0 < sector_deg <= 360):
         raise ValueError(f"sector_deg = {sector_deg}: must lie in (0, 360]")
+    if min_sector_count < 1:
+        raise ValueError(f"min_sector_count = {min_sector_count}: must be >= 1")
     pts = boundary.points
     lo, hi = pts.min(axis=0) - band, pts.max(axis=0) + band
     in_box = (px >= lo[0]) & (px <= hi[0]) & (py >= lo[1]) & (py <= hi[1])
@@ -384,14 +483,15 @@ def _score(
         px[in_box],
         py[in_box],
     )
-    dist, seg = _nearest_segment(px, py, pts, boundary.closed)
+    dist, seg, nearest = _nearest_segment(px, py, pts, boundary.closed)
     near = dist <= band
-    fibre_deg, weights, px, py, seg = (
+    fibre_deg, weights, px, py, seg, nearest = (
         fibre_deg[near],
         weights[near],
         px[near],
         py[near],
         seg[near],
+        nearest[near],
     )
     sign = -1.0 if y_down else 1.0
     d = (np.roll(pts, -1, axis=0) - pts) if boundary.closed else (pts[1:] - pts[:-1])
@@ -411,16 +511,20 @@ def _score(
     else:
         tacs2 = tacs3 = float("nan")
 
-    n_sectors = math.ceil(360.0 / sector_deg - 1e-9)
+    # boundary sectors: ψ of each element's nearest boundary point (SCIENCE.md §6.4)
     cx, cy = _centroid(pts)
-    phi = np.degrees(np.arctan2(sign * (py - cy), px - cx)) % 360.0
-    sector = np.minimum((phi // sector_deg).astype(np.int64), n_sectors - 1)
+    psi = np.degrees(np.arctan2(sign * (nearest[:, 1] - cy), nearest[:, 0] - cx))
+    psi %= 360.0
+    psi[psi >= 360.0] = 0.0  # -tiny % 360 rounds to 360.0
+    best3, best_centre = _best_sector(psi, weights, is3, sector_deg, min_sector_count)
+    n_sectors = math.ceil(360.0 / sector_deg - 1e-9)
+    sector = np.minimum((psi // sector_deg).astype(np.int64), n_sectors - 1)
     sec_w = np.bincount(sector, weights=weights, minlength=n_sectors)
     sec_w3 = np.bincount(sector, weights=weights * is3, minlength=n_sectors)
     sec_n = np.bincount(sector, minlength=n_sectors).astype(np.int64)
     sec_frac = np.full(n_sectors, np.nan)
     np.divide(sec_w3, sec_w, out=sec_frac, where=sec_w > 0)
-    if np.any((sec_n >= min_sector_count) & (sec_w > 0) & (sec_frac > 0.5)):
+    if best3 > 0.5:
         call = "TACS-3"
     elif w_sum > 0 and tacs2 > 0.5:
         call = "TACS-2"
@@ -438,6 +542,9 @@ def _score(
         sector_counts=sec_n,
         xy=np.column_stack([px, py]),
         segment=seg.astype(np.int64),
+        sector_angle_deg=np.asarray(psi, dtype=np.float64),
+        max_sector_tacs3_fraction=best3,
+        max_sector_centre_deg=best_centre,
     )
 
 
@@ -468,13 +575,15 @@ def score_tacs_image(
         Pixel coordinates, x = column, y = row (rows down), e.g. from
         :func:`read_boundary_csv` or :func:`boundary_from_mask`.
     band_px : float, px
-        Band width (default 40 px; convert from µm with the pixel size).
+        Band width. SCIENCE.md §6.4 gives it in µm (40 µm, range 20–60 µm): pass
+        band_um / pixel_um. The default, 40 px, is that band at 1 µm/px, for images whose
+        pixel size is not known.
     tacs2_max_angle_deg, tacs3_min_angle_deg : float, degrees
         Thresholds on β (15°, Provenzano 2008; 60°, project convention).
     sector_deg : float, degrees
-        Sector width for the per-tumour call (default 30°).
+        Width of the boundary sectors of the per-tumour call (default 30°).
     min_sector_count : int
-        Band pixels a sector needs to decide a TACS-3 call (default 20).
+        Band pixels a sector needs to decide a TACS-3 call (>= 1, default 20).
     weighting : {"energy", "unit"}
         Weight of a band pixel.
 
@@ -485,7 +594,8 @@ def score_tacs_image(
     Raises
     ------
     ValueError
-        Non-positive band, thresholds outside [0, 90], bad sector width, unknown weighting.
+        Non-positive band, thresholds outside [0, 90], bad sector width,
+        ``min_sector_count`` < 1, unknown weighting.
     """
     from skimage.draw import polygon
 
@@ -545,7 +655,7 @@ def score_tacs_field(
     q_xx, q_xy : (nx, ny) float64
         Nematic tensor (SCIENCE.md §5.1).
     lower_um : (2,) float64, µm
-        Lower corner of the grid.
+        Lower corner (x, y) of the grid (a scalar stands for both).
     dx_um : float, µm
         Element side.
     boundary : Boundary
@@ -567,20 +677,21 @@ def score_tacs_field(
     Raises
     ------
     ValueError
-        Shapes differ, ``dx_um`` <= 0, or bad thresholds.
+        Shapes differ or are not 2D, non-finite values, a = 2|q| > 1, a negative density,
+        ``lower_um`` not two finite numbers, ``dx_um`` <= 0, or bad thresholds.
     """
     from skimage.measure import points_in_poly
 
-    qx = np.asarray(q_xx, dtype=np.float64)
-    qy = np.asarray(q_xy, dtype=np.float64)
-    if qx.ndim != 2 or qx.shape != qy.shape:
-        raise ValueError(f"q_xx {qx.shape} and q_xy {qy.shape} must be equal 2D shapes")
+    qx, qy, rho = _nematic_arrays(q_xx, q_xy, density)
+    if qx.ndim != 2:
+        raise ValueError(f"q_xx and q_xy must be 2D (nx, ny), got {qx.shape}")
     if not (math.isfinite(dx_um) and dx_um > 0):
         raise ValueError(f"dx_um = {dx_um}: must be > 0 (µm)")
-    lower = np.broadcast_to(np.asarray(lower_um, dtype=np.float64), (2,))
-    w = np.ones(qx.shape) if density is None else np.asarray(density, dtype=np.float64)
-    if w.shape != qx.shape:
-        raise ValueError(f"density {w.shape} must have the shape of q_xx {qx.shape}")
+    lower = np.asarray(lower_um, dtype=np.float64)
+    if lower.shape not in ((), (2,)) or not np.all(np.isfinite(lower)):
+        raise ValueError(f"lower_um = {lower.tolist()}: must be finite (x, y) in µm")
+    lower = np.broadcast_to(lower, (2,))
+    w = np.ones(qx.shape) if rho is None else rho
     angle, aniso = angles_from_nematic(qx, qy)
     ii, jj = np.meshgrid(np.arange(qx.shape[0]), np.arange(qx.shape[1]), indexing="ij")
     cx = lower[0] + (ii.ravel() + 0.5) * dx_um
