@@ -25,10 +25,20 @@ from metastroma.config.body import AnatomyConfig, default_anatomy
 ARTERIAL_TARGETS = ["brain", "kidneys", "liver", "gut_spleen_pancreas", "bone_marrow"]
 
 
-def _anatomy(**organ_updates: dict[str, Any]) -> Anatomy:
+def _anatomy(batson: bool = True, **organ_updates: dict[str, Any]) -> Anatomy:
     d = default_anatomy().model_dump()
     for o in d["organs"]:
         o.update(organ_updates.get(o["name"], {}))
+    if not batson:  # fold the vertebral-plexus edge back into the venous return
+        edges = d["edges"]
+        bat = next(
+            e for e in edges if (e["source"], e["target"]) == ("breast", "bone_marrow")
+        )
+        ven = next(
+            e for e in edges if (e["source"], e["target"]) == ("breast", "venous")
+        )
+        ven["flow_fraction"] += bat["flow_fraction"]
+        edges.remove(bat)
     return build_anatomy(AnatomyConfig.model_validate(d))
 
 
@@ -107,7 +117,7 @@ def test_never_ending_chain_is_refused() -> None:
 def test_first_pass_reaching_arterial_organs_is_one_minus_p_times_flow_share(
     p_lung: float,
 ) -> None:
-    an = _anatomy(lungs={"arrest_probability_single": p_lung})
+    an = _anatomy(batson=False, lungs={"arrest_probability_single": p_lung})
     i = an.organ
     f_blood = an.flow_blood[an.primary, i("venous")]
     share = an.flow_blood[i("arterial")]
@@ -259,3 +269,13 @@ def test_ledger_check_names_organ_of_imbalance() -> None:
     ledger.by_site[1, an.organ("lungs"), EndState.DORMANT] -= 1
     with pytest.raises(LedgerError, match=r"organ 'venous'.*cannot arrest"):
         ledger.check()
+
+
+def test_batson_plexus_sends_breast_blood_straight_to_the_marrow() -> None:
+    an = _anatomy()
+    i = an.organ
+    f_bat = an.flow_blood[an.primary, i("bone_marrow")]
+    assert f_bat == pytest.approx(0.5 * 0.05)  # (1 − f_lymph) × F_BATSON
+    d = arrest_distribution(an, max_passes=1, survival_per_pass=1.0)
+    assert d.arrived[i("bone_marrow")] == pytest.approx(f_bat, rel=1e-12)
+    assert d.arrested[i("bone_marrow")] == pytest.approx(f_bat * 0.5, rel=1e-12)

@@ -220,7 +220,7 @@ def test_sample_rejects_bad_ids() -> None:
         (EmissionConfig, "gamma", 1.5),
         (EmissionConfig, "gamma", -0.1),
         (EmissionConfig, "mu_median_per_day", -1e-12),
-        (DetectionConfig, "metastasis_lung_mm", 0.0),
+        (DetectionConfig, "primary_clinical_mm", 0.0),
         (DetectionConfig, "lethal_burden_cells", -1.0),
     ],
 )
@@ -237,15 +237,7 @@ def test_unknown_key_and_plateau_below_start_are_refused() -> None:
         GrowthConfig(initial_cells=1e9, gompertz_plateau_cells=1e9)
 
 
-def test_detection_defaults_reproduce_mammography_points() -> None:
+def test_primary_detection_default_is_one_cubic_centimetre() -> None:
     cfg = DetectionConfig()
-
-    def p(d: float) -> float:
-        return 1.0 / (
-            1.0 + math.exp(-(d - cfg.mammography_d50_mm) / cfg.mammography_scale_mm)
-        )
-
-    assert abs(p(5.0) - 0.26) < 0.01  # Weedon-Fekjær 2008
-    assert abs(p(10.0) - 0.91) < 0.01
-    assert cfg.metastasis_mm("lung") == 5.0
-    assert cfg.metastasis_mm("adrenal") == cfg.metastasis_other_mm
+    volume_mm3 = math.pi / 6.0 * cfg.primary_clinical_mm**3
+    assert abs(volume_mm3 - 1000.0) < 5.0  # 1 cm³ (SCIENCE.md Table 9.3)

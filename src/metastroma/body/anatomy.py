@@ -60,6 +60,7 @@ class Anatomy:
     extravasation, dormant_survival, colonisation : (n_organs,) float64, in [0, 1]
         Fates of an arrested cell (SCIENCE.md Table 7.5).
     growth_rate_multiplier : (n_organs,) float64, >= 0
+    death_hazard_ratio : (n_organs,) float64, > 0
     detection_threshold_cells : (n_organs,) float64, cells
     flow_blood, flow_lymph : (n_organs, n_organs) float64
         ``flow_*[i, j]``: share of organ i's outflow sent to j along edges of that kind.
@@ -77,6 +78,7 @@ class Anatomy:
     dormant_survival: F64Array
     colonisation: F64Array
     growth_rate_multiplier: F64Array
+    death_hazard_ratio: F64Array
     detection_threshold_cells: F64Array
     flow_blood: F64Array
     flow_lymph: F64Array
@@ -171,6 +173,7 @@ def build_anatomy(cfg: AnatomyConfig) -> Anatomy:
         dormant_survival=col("dormant_survival_probability"),
         colonisation=col("colonisation_probability"),
         growth_rate_multiplier=col("growth_rate_multiplier"),
+        death_hazard_ratio=col("death_hazard_ratio"),
         detection_threshold_cells=col("detection_threshold_cells"),
         flow_blood=_frozen(flows["blood"]),
         flow_lymph=_frozen(flows["lymph"]),

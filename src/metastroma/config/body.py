@@ -119,6 +119,15 @@ class OrganConfig(_Model):
         "(0.5–1.0), lung 1.0, liver 1.25 (1.0–1.5), brain 1.0 (0.7–1.2), others 1.0. [A] "
         "SCIENCE.md Table 9.2 (no organ-specific breast data).",
     )
+    death_hazard_ratio: float = Field(
+        1.0,
+        gt=0.0,
+        le=100.0,
+        description="Multiplies the death hazard once a metastasis in this organ is detected "
+        "(hazard death model, SCIENCE.md §9.6); relative to bone-only disease: lung 1.378, "
+        "liver 2.085, brain 1.903 [V] (BMC Cancer 2020, bone-metastatic stage IV); 1 for bone, "
+        "nodes and other organs [A] (range 1–2).",
+    )
     detection_threshold_cells: float = Field(
         _cells_in_sphere(10.0),
         gt=0.0,
@@ -357,8 +366,16 @@ def validate_anatomy(data: Mapping[str, Any] | AnatomyConfig) -> AnatomyConfig:
 
 #: Share of disseminating cells entering lymph rather than blood, f_lymph [A] Table 7.2.
 F_LYMPH = 0.5
+#: Share of breast venous outflow through the vertebral (Batson) plexus to the bone marrow,
+#: bypassing the lungs: SCIENCE.md §7.2 rule 5 allows 0–5 % [A]; 5 % is the calibrated
+#: default (docs/body-scale.md, "Calibration").
+F_BATSON = 0.05
 #: Share of breast lymph to axillary nodes, f_ax [V](secondary) Table 7.2; IMN gets 1 − f_ax.
 F_AXILLARY = 0.75
+
+#: Death hazard ratios of an added visceral site in bone-metastatic disease [V] (BMC Cancer
+#: 2020, s12885-020-07593-8; SCIENCE.md Table 9.4, K10).
+HR_LUNG, HR_LIVER, HR_BRAIN = 1.378, 2.085, 1.903
 
 #: Arterial (left-heart) outflow, % of cardiac output, adult female, ICRP 89 Table 2.40 [V]
 #: (SCIENCE.md Table 7.1). With the hepatic artery (6.5) and the portal beds (21) listed
@@ -394,7 +411,9 @@ def default_anatomy() -> AnatomyConfig:
     -----
     - Breast outflow: lymph f_lymph = 0.5 [A], split axillary 0.75 / internal mammary 0.25
       [V](secondary) (edges 0.375 and 0.125); blood 0.5 to the venous pool (SCIENCE.md §7.2
-      rule 1). The Batson-plexus edge (rule 5) is off by default (0 % [A]) and not drawn.
+      rule 1), of which F_BATSON (5 %, the top of the 0–5 % range [A], chosen in the
+      calibration of docs/body-scale.md) goes through the valveless vertebral (Batson)
+      plexus straight to the bone marrow, bypassing the lungs (rule 5; Batson 1940 [M]).
     - Efferent lymph of both node basins → venous pool (rule 4).
     - Venous → right heart → lungs (100 % of cardiac output) → arterial pool.
     - Arterial pool → beds by :data:`ARTERIAL_PERCENT_CO` ÷ its sum (ICRP 89 female [V]). The
@@ -436,11 +455,23 @@ def default_anatomy() -> AnatomyConfig:
         ),
         OrganConfig(name="venous", kind="pool"),
         OrganConfig(name="right_heart", kind="pool"),
-        bed("lungs", 0.99, 0.999, detection_threshold_cells=_cells_in_sphere(5.0)),
+        bed(
+            "lungs",
+            0.99,
+            0.999,
+            detection_threshold_cells=_cells_in_sphere(5.0),
+            death_hazard_ratio=HR_LUNG,
+        ),
         OrganConfig(name="arterial", kind="pool"),
-        bed("brain"),
+        bed("brain", death_hazard_ratio=HR_BRAIN),
         bed("kidneys"),
-        bed("liver", 0.95, 0.99, growth_rate_multiplier=1.25),
+        bed(
+            "liver",
+            0.95,
+            0.99,
+            growth_rate_multiplier=1.25,
+            death_hazard_ratio=HR_LIVER,
+        ),
         bed("gut_spleen_pancreas"),
         OrganConfig(name="portal", kind="pool"),
         bed("bone_marrow", 0.5, 0.9, growth_rate_multiplier=0.75),
@@ -460,7 +491,16 @@ def default_anatomy() -> AnatomyConfig:
             kind="lymph",
             flow_fraction=F_LYMPH * (1.0 - F_AXILLARY),
         ),
-        EdgeConfig(source="breast", target="venous", flow_fraction=1.0 - F_LYMPH),
+        EdgeConfig(
+            source="breast",
+            target="venous",
+            flow_fraction=(1.0 - F_LYMPH) * (1.0 - F_BATSON),
+        ),
+        EdgeConfig(
+            source="breast",
+            target="bone_marrow",
+            flow_fraction=(1.0 - F_LYMPH) * F_BATSON,
+        ),
         EdgeConfig(
             source="axillary_nodes", target="venous", kind="lymph", flow_fraction=1.0
         ),

@@ -155,61 +155,31 @@ class EmissionConfig(_Model):
 
 
 class DetectionConfig(_Model):
-    """Detection thresholds (diameters) and the lethal burden (SCIENCE.md Table 9.3)."""
+    """Clinical detection of the primary and the lethal burden (SCIENCE.md Table 9.3).
+
+    Metastasis and node detection thresholds are per organ, in the organ graph
+    (:attr:`~metastroma.config.body.OrganConfig.detection_threshold_cells`). Screening
+    mammography (Weedon-Fekjær's sensitivity curve) is not modelled: the primary is found
+    clinically when it reaches its detection diameter.
+    """
 
     primary_clinical_mm: float = Field(
         12.4,
         gt=0.0,
         le=100.0,
-        description="Diameter of clinical detection of the primary, mm; 1 cm³ ≈ 30 doublings [V] (secondary), diameter (6/π · 10³ mm³)^⅓ = 12.4 mm [D]; range 10–20.",
+        description="Median diameter of clinical detection of the primary, mm; 1 cm³ ≈ 30 doublings [V] (secondary), diameter (6/π · 10³ mm³)^⅓ = 12.4 mm [D]; range 10–20.",
     )
-    mammography_d50_mm: float = Field(
-        6.6,
-        gt=0.0,
-        le=50.0,
-        description="Diameter of 50 % mammographic sensitivity, mm; logistic through 26 % at 5 mm and 91 % at 10 mm [D] (Weedon-Fekjær 2008 [V]).",
+    primary_clinical_sigma_log: float = Field(
+        0.4,
+        ge=0.0,
+        le=2.0,
+        description="σ of ln(detection diameter) across patients; 0.4 puts 90 % of diagnoses between 6.4 and 24 mm around the 12.4-mm median [A] (range 0–0.6; SEER size mix T1 > T2 > T3).",
     )
-    mammography_scale_mm: float = Field(
-        1.5,
-        gt=0.0,
-        le=20.0,
-        description="Width of the mammographic sensitivity logistic p = 1/(1 + e^{−(d − d50)/s}), mm [D] (Weedon-Fekjær 2008 [V]).",
-    )
-    metastasis_lung_mm: float = Field(
-        5.0,
-        gt=0.0,
-        le=100.0,
-        description="Detection diameter of a lung metastasis (CT), mm; range 3–5 [M]; default [A].",
-    )
-    metastasis_liver_mm: float = Field(
-        10.0,
-        gt=0.0,
-        le=100.0,
-        description="Detection diameter of a liver metastasis, mm; range 7–10 (FDG-PET) [M]; default [A].",
-    )
-    metastasis_brain_mm: float = Field(
-        10.0,
-        gt=0.0,
-        le=100.0,
-        description="Detection diameter of a brain metastasis, mm; range 7–10 (FDG-PET) [M]; default [A].",
-    )
-    metastasis_bone_mm: float = Field(
-        10.0,
-        gt=0.0,
-        le=100.0,
-        description="Detection diameter of a bone metastasis (bone scan), mm; ≈ 10 [M].",
-    )
-    metastasis_other_mm: float = Field(
-        10.0,
-        gt=0.0,
-        le=100.0,
-        description="Detection diameter in other organs (kidney, adrenal, rest of body), mm. [A] as liver/bone, range 5–20.",
-    )
-    node_positive_mm: float = Field(
-        0.2,
-        gt=0.0,
-        le=10.0,
-        description="A nodal deposit larger than this makes a patient node-positive at surgery, mm. [M] AJCC micrometastasis cut-off; [A].",
+    staging_window_days: float = Field(
+        30.0,
+        ge=0.0,
+        le=365.0,
+        description="Sites found by the staging work-up that follows a first distant detection: every distant metastasis detectable within this many days counts among the sites at first metastasis, days [A] (range 0–90).",
     )
     lethal_burden_cells: float = Field(
         1.0e12,
@@ -217,15 +187,6 @@ class DetectionConfig(_Model):
         le=1.0e14,
         description="Total tumour burden at which burden-based death occurs, cells (≈ 1 kg, ≈ 40 doublings). [V] (Coumans 2013, supplement).",
     )
-
-    def metastasis_mm(self, organ_kind: str) -> float:
-        """Detection diameter (mm) for an organ kind: 'lung', 'liver', 'brain', 'bone' or other."""
-        return {
-            "lung": self.metastasis_lung_mm,
-            "liver": self.metastasis_liver_mm,
-            "brain": self.metastasis_brain_mm,
-            "bone": self.metastasis_bone_mm,
-        }.get(organ_kind, self.metastasis_other_mm)
 
 
 __all__ = [

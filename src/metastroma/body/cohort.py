@@ -1,0 +1,590 @@
+"""Virtual cohorts: who develops metastases, where, how many, how large, when found, survival.
+
+Each patient is simulated from the founding cell of the primary to death or the end of
+follow-up, on a clock of ``time_step_days`` (SCIENCE.md §7, §9, §10.2):
+
+1. **Primary.** N_p(t) by the cohort's growth law (Gompertz by default) with the patient's
+   log-normal rate; clinical diagnosis when its diameter reaches the patient's log-normal
+   detection diameter (median 12.4 mm), or earlier when a distant metastasis becomes
+   detectable first (de novo stage IV presenting with a metastasis). Surgery at diagnosis
+   removes the primary and the deposits in ``surgery.removes_organs``; adjuvant therapy
+   eradicates each other occult colony with ``adjuvant_kill_probability``.
+2. **Shedding.** Every tumour (primary and colonies) sheds cells at h_shed · r_intra(ã) · s_k · N
+   cells/day (s_k the patient's log-normal multiplier). Cells leave as single cells or as
+   clusters of n_cl cells (a share f_cl of events).
+3. **Cascade, by Poisson splitting** (SCIENCE.md §9.4, "For metastroma"). A shed cell is viable
+   (f_viable), survives the circulation (P_circ, single or cluster), meets the filters of the
+   organ graph (exact first-pass distribution, :func:`~metastroma.body.cascade.arrest_distribution`),
+   extravasates (P_ext), survives as a solitary cell (P_dorm), forms a micrometastasis (the
+   organ's colonisation 'soil' P_micro) and a macroscopic colony (P_macro). Per shed cell
+   the probability of founding a colony in organ j is therefore a constant q_kj per source
+   organ and kind; colonies founded over a step are Poisson(q · shed cells) and placed in
+   time by inverting the step's linear intensity. Every other end state is counted by
+   Poisson draws with the same splitting, so the **ledger** is exact: each shed cell ends in
+   exactly one of died in transit, arrested and died, dormant, growing, still circulating.
+4. **Metastases** are individual colonies with their own seeding time, optional dormancy
+   before outgrowth (exponential, mean τ0), and growth by the patient's law with rate
+   × organ multiplier × DDR2 growth multiplier m_grow. Colonies shed like the primary:
+   **secondary seeding**, with a generation counter. A colony is detected when it reaches
+   its organ's detection threshold (closed form).
+5. **Outcomes.** Node status at surgery (a nodal deposit above the node threshold),
+   metastatic at diagnosis, time to the first distant detection and the sites found by the
+   staging work-up, death (hazard h₀ Π HR(site) over detected distant sites, or lethal
+   burden), censoring at the end of follow-up.
+
+Patients are independent: every draw is ``uniform01(seed, counter, patient_id, stream)``
+(:mod:`metastroma.kernels.rng`), so patient k's history does not depend on the cohort size,
+the chunk or the number of threads. The per-patient loop is compiled
+(:mod:`metastroma.kernels._body`) and runs patients in parallel.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from metastroma._typing import F64Array, I64Array
+from metastroma.body.anatomy import Anatomy, OrganKind, build_anatomy
+from metastroma.body.cascade import (
+    N_END_STATES,
+    EndState,
+    Ledger,
+    arrest_distribution,
+)
+from metastroma.body.growth import (
+    STREAM_GROWTH_RATE,
+    PatientGrowth,
+    cells_to_diameter_mm,
+    diameter_mm_to_cells,
+    lognormal_per_patient,
+    sample_patient_growth,
+    time_to_cells,
+)
+from metastroma.config.cohort import (
+    CohortScenario,
+    growth_multiplier,
+    relative_intravasation,
+)
+from metastroma.kernels import _body, rng
+from metastroma.kernels.rng import uniform01_many
+
+_LAW_CODES = {
+    "gompertz": _body.LAW_GOMPERTZ,
+    "exponential": _body.LAW_EXPONENTIAL,
+    "power": _body.LAW_POWER,
+}
+
+#: Patients per compiled call (memory: chunk × slab colonies × 11 float64).
+CHUNK_PATIENTS = 4096
+#: Colony rows reserved per patient in a chunk; patients with more are re-run together.
+SLAB_COLONIES = 64
+
+END_REASONS = ("", "surgery", "adjuvant")
+
+
+@dataclass(frozen=True)
+class CohortPlan:
+    """Everything the kernel needs that does not depend on the patient.
+
+    Attributes
+    ----------
+    anatomy : Anatomy
+    found : (n_categories, 2, n_organs, n_organs) float64
+        Colonies founded in organ j (last axis) per cell shed from organ i, for single-cell
+        (kind 0) and cluster (kind 1) founders; category 0 DDR2-high, 1 DDR2-low.
+    share : (n_categories, n_organs, n_organs, N_END_STATES) float64
+        Expected end-state share per shed cell, by source i and site j; the GROWING and
+        DORMANT shares of colony founders are zero here (colonies are drawn one by one).
+    founding_cells : (2,) float64
+        Cells that found a colony: 1 (single) and n_cl (cluster).
+    relative_activity : (n_categories,) float64
+        ã of each category.
+    """
+
+    anatomy: Anatomy
+    found: F64Array
+    share: F64Array
+    founding_cells: F64Array
+    relative_activity: F64Array
+
+
+def build_plan(sc: CohortScenario) -> CohortPlan:
+    """Per-shed-cell colony and end-state probabilities for each source organ.
+
+    Parameters
+    ----------
+    sc : CohortScenario
+
+    Returns
+    -------
+    CohortPlan
+    """
+    an = build_anatomy(sc.anatomy)
+    sh = sc.shedding
+    n = an.n_organs
+    ddr2 = sc.ddr2
+    acts = np.array([ddr2.relative_activity_high, ddr2.relative_activity_low])
+    f_cl = ddr2.cluster_event_fraction
+    n_cl = sh.cluster_size_cells
+    mean_event = (1.0 - f_cl) + f_cl * n_cl  # cells per event
+    weight_cells = np.array([(1.0 - f_cl) / mean_event, f_cl * n_cl / mean_event])
+    p_circ = np.array([sh.circulation_survival_single, sh.circulation_survival_cluster])
+    founding = np.array([1.0, n_cl])
+    settle = an.extravasation * an.dormant_survival
+    colonise = an.colonisation * sh.macrometastasis_probability
+    sources = [i for i in range(n) if an.kind[i] != OrganKind.POOL]
+
+    found1 = np.zeros((2, n, n))
+    share1 = np.zeros((n, n, N_END_STATES))
+    for kind in (0, 1):  # loop over the two founder kinds and the organs, not patients
+        live = weight_cells[kind] * sh.viable_fraction * p_circ[kind]
+        for i in sources:
+            d = arrest_distribution(an, i, cluster=bool(kind))
+            arrested = live * d.arrested
+            share1[i, i, EndState.DIED_IN_TRANSIT] += (
+                weight_cells[kind] - live + live * d.died_in_transit
+            )
+            share1[i, i, EndState.STILL_CIRCULATING] += live * d.still_circulating
+            share1[i, :, EndState.ARRESTED_DIED] += arrested * (1.0 - settle)
+            share1[i, :, EndState.DORMANT] += arrested * settle * (1.0 - colonise)
+            found1[kind, i, :] = arrested * settle * colonise / founding[kind]
+    # the cascade does not depend on DDR2 by default: both categories share it
+    found = np.stack([found1, found1])
+    share = np.stack([share1, share1])
+    return CohortPlan(
+        anatomy=an,
+        found=found,
+        share=share,
+        founding_cells=founding,
+        relative_activity=acts,
+    )
+
+
+@dataclass(frozen=True)
+class CohortResult:
+    """A simulated cohort.
+
+    Attributes
+    ----------
+    patients : pandas.DataFrame
+        One row per patient; columns in docs/body-scale.md ("patients.parquet").
+    metastases : pandas.DataFrame
+        One row per colony (metastasis), with its organ, seeding, detection and size.
+    ledger : Ledger
+        End states of every shed cell per patient and organ (by source and by site).
+    plan : CohortPlan
+    scenario : CohortScenario
+    """
+
+    patients: pd.DataFrame
+    metastases: pd.DataFrame
+    ledger: Ledger
+    plan: CohortPlan
+    scenario: CohortScenario
+
+    def ledger_table(self) -> pd.DataFrame:
+        """The ledger as one row per patient and organ (end states counted by site).
+
+        Columns: ``patient_id``, ``organ``, ``shed`` (cells shed by tumours in this organ),
+        then one column per :class:`EndState` (cells that ended in this organ; cells that
+        died in transit or still circulate are counted at their source organ).
+        """
+        lg = self.ledger
+        n_p, n_o = lg.shed.shape
+        table = {
+            "patient_id": np.repeat(self.patients["patient_id"].to_numpy(), n_o),
+            "organ": np.tile(np.array(lg.organ_names, dtype=object), n_p),
+            "shed": lg.shed.reshape(-1),
+        }
+        for st in EndState:
+            table[st.name.lower()] = lg.by_site[:, :, st].reshape(-1)
+        df = pd.DataFrame(table)
+        keep = df.drop(columns=["patient_id", "organ"]).to_numpy().any(axis=1)
+        return df[keep].reset_index(drop=True)
+
+
+def _patient_draws(
+    sc: CohortScenario, ids: I64Array, plan: CohortPlan
+) -> dict[str, np.ndarray]:
+    """Per-patient parameters, vectorised and counter-based."""
+    seed = sc.seed
+    det_mm = lognormal_per_patient(
+        sc.detection.primary_clinical_mm,
+        sc.detection.primary_clinical_sigma_log,
+        ids,
+        seed,
+        rng.COHORT_DETECTION_SIZE,
+    )
+    det_cells = diameter_mm_to_cells(det_mm, sc.growth.cells_per_mm3)
+    det_cells = np.maximum(det_cells, sc.growth.initial_cells)
+    growth, t_dx = _growth_within_window(sc, ids, det_cells)
+    mult = lognormal_per_patient(
+        1.0, sc.shedding.patient_sigma_log, ids, seed, rng.COHORT_SHEDDING
+    )
+    u = uniform01_many(seed, 0, ids, rng.COHORT_DDR2)
+    category = np.where(u < sc.ddr2.high_fraction, 0, 1).astype(np.int64)
+    act = plan.relative_activity[category]
+    r_intra = np.array(
+        [relative_intravasation(sc.ddr2, a) for a in plan.relative_activity]
+    )
+    m_grow = np.array([growth_multiplier(sc.ddr2, a) for a in plan.relative_activity])
+    shed_scale = sc.shedding.hazard_per_day * r_intra[category] * mult
+    organ_mult = (
+        plan.anatomy.growth_rate_multiplier[None, :] * m_grow[category][:, None]
+    )
+    death_draw = -np.log(uniform01_many(seed, 0, ids, rng.COHORT_DEATH) + 2.0**-54)
+    return {
+        "rate": growth.rate,
+        "t_dx": t_dx,
+        "shed_mult": mult,
+        "shed_scale": shed_scale,
+        "category": category,
+        "activity": act,
+        "colony_mult": np.ascontiguousarray(organ_mult),
+        "death_draw": death_draw,
+    }
+
+
+def _growth_within_window(
+    sc: CohortScenario, ids: I64Array, det_cells: F64Array
+) -> tuple[PatientGrowth, F64Array]:
+    """Growth rates whose primary is diagnosed within ``max_years_onset_to_diagnosis``.
+
+    A patient whose draw takes longer redraws (draw index 1, 2, …) until it does: a
+    rejection sampler over rounds, not patients, that keeps patient k's rate a function of
+    (seed, k) only.
+    """
+    window = sc.max_years_onset_to_diagnosis * 365.25
+    growth = sample_patient_growth(sc.growth, ids, sc.seed)
+    rate = growth.rate.copy()
+    t_dx = time_to_cells(growth, det_cells)
+    bad = np.flatnonzero(~(t_dx <= window))
+    draw = 0
+    while bad.size:  # loop over redraw rounds; each round shrinks the set geometrically
+        draw += 1
+        if draw > 1000:
+            raise ValueError(
+                "max_years_onset_to_diagnosis: no growth rate diagnosed within "
+                f"{sc.max_years_onset_to_diagnosis:g} years after 1000 redraws; raise it"
+            )
+        g = sc.growth
+        rate[bad] = lognormal_per_patient(
+            g.rate_median, g.rate_sigma_log, ids[bad], sc.seed, STREAM_GROWTH_RATE, draw
+        )
+        sub = PatientGrowth(
+            law=g.law,
+            rate=rate[bad],
+            initial_cells=growth.initial_cells[bad],
+            plateau_cells=growth.plateau_cells[bad],
+            power_exponent=g.power_exponent,
+        )
+        t_dx[bad] = time_to_cells(sub, det_cells[bad])
+        bad = bad[~(t_dx[bad] <= window)]
+    growth = PatientGrowth(
+        law=growth.law,
+        rate=rate,
+        initial_cells=growth.initial_cells,
+        plateau_cells=growth.plateau_cells,
+        power_exponent=growth.power_exponent,
+    )
+    return growth, t_dx
+
+
+def _run_kernel(
+    sc: CohortScenario,
+    plan: CohortPlan,
+    ids: I64Array,
+    draws: dict[str, np.ndarray],
+    cap: int,
+) -> tuple[F64Array, np.ndarray, np.ndarray, F64Array, F64Array]:
+    """Run the compiled loop for ``ids``.
+
+    Returns shed cells by source, the colony ledger by source and by site, the patient
+    scalars and the colony rows (``cap`` per patient).
+    """
+    an = plan.anatomy
+    n = ids.shape[0]
+    n_o = an.n_organs
+    shed = np.zeros((n, n_o))
+    led_src = np.zeros((n, n_o, N_END_STATES), dtype=np.int64)
+    led_site = np.zeros((n, n_o, N_END_STATES), dtype=np.int64)
+    out_p = np.zeros((n, _body.N_PATIENT_COLS))
+    out_c = np.zeros((n, cap, _body.N_COLONY_COLS))
+    removed = np.zeros(n_o, dtype=np.bool_)
+    for name in sc.surgery.removes_organs:
+        removed[an.organ(name)] = True
+    g = sc.growth
+    _body.simulate_patients(
+        ids,
+        sc.seed,
+        _LAW_CODES[g.law],
+        draws["rate"],
+        g.initial_cells,
+        g.gompertz_plateau_cells,
+        g.power_exponent,
+        draws["colony_mult"],
+        draws["t_dx"],
+        draws["shed_scale"],
+        plan.found,
+        plan.found.sum(axis=(1, 3)),
+        draws["category"],
+        plan.founding_cells,
+        an.primary,
+        an.kind == OrganKind.LYMPH_NODE,
+        an.kind == OrganKind.CAPILLARY_BED,
+        removed,
+        an.detection_threshold_cells,
+        an.death_hazard_ratio,
+        sc.follow_up_days,
+        sc.time_step_days,
+        0 if sc.death.model == "hazard" else 1,
+        math.log(2.0) / sc.death.median_survival_days,
+        sc.detection.lethal_burden_cells,
+        draws["death_draw"],
+        sc.surgery.adjuvant_kill_probability,
+        sc.shedding.dormancy_mean_days,
+        sc.max_colonies_per_patient,
+        shed,
+        led_src,
+        led_site,
+        out_p,
+        out_c,
+    )
+    return shed, led_src, led_site, out_p, out_c
+
+
+def simulate_cohort(
+    sc: CohortScenario,
+    n_patients: int | None = None,
+    *,
+    first_patient: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> CohortResult:
+    """Simulate a cohort of virtual patients.
+
+    Parameters
+    ----------
+    sc : CohortScenario
+    n_patients : int, optional
+        Overrides ``sc.patients``.
+    first_patient : int
+        Id of the first patient (ids are ``first_patient … first_patient + n − 1``); patient
+        k's history is the same in any cohort that contains k.
+    progress : callable, optional
+        Called with the number of patients finished after each chunk.
+
+    Returns
+    -------
+    CohortResult
+
+    Raises
+    ------
+    ValueError
+        An empty cohort, or a patient that reached ``max_colonies_per_patient`` (named).
+    """
+    n = sc.patients if n_patients is None else int(n_patients)
+    if n < 1:
+        raise ValueError(f"patients = {n}: a cohort needs at least one patient")
+    if first_patient < 0:
+        raise ValueError(f"first_patient = {first_patient} must be >= 0")
+    plan = build_plan(sc)
+    an = plan.anatomy
+    if an.n_organs > 63:
+        raise ValueError(
+            f"anatomy: {an.n_organs} organs; the cohort kernel handles at most 63"
+        )
+    ids_all = np.arange(first_patient, first_patient + n, dtype=np.int64)
+    draws_all = _patient_draws(sc, ids_all, plan)
+    n_o = an.n_organs
+    shed = np.zeros((n, n_o))
+    ledger = Ledger.zeros(an, n)
+    out_p = np.zeros((n, _body.N_PATIENT_COLS))
+    colony_blocks: list[
+        tuple[np.ndarray, np.ndarray]
+    ] = []  # (patient rows, colony rows)
+    for start in range(0, n, CHUNK_PATIENTS):
+        stop = min(start + CHUNK_PATIENTS, n)
+        sl = slice(start, stop)
+        ids = ids_all[sl]
+        draws = {k: v[sl] for k, v in draws_all.items()}
+        s, lsrc, lsite, p, c = _run_kernel(sc, plan, ids, draws, SLAB_COLONIES)
+        shed[sl], out_p[sl] = s, p
+        ledger.by_source[sl], ledger.by_site[sl] = lsrc, lsite
+        counts = p[:, _body.P_N_LISTED].astype(np.int64)
+        over = np.flatnonzero(counts > SLAB_COLONIES)
+        fits = np.where(counts > SLAB_COLONIES, 0, counts)
+        mask = np.arange(SLAB_COLONIES)[None, :] < fits[:, None]
+        colony_blocks.append((np.repeat(np.arange(start, stop), fits), c[mask]))
+        if over.size:  # patients with more colonies than the slab: re-run them together
+            cap = int(counts[over].max())
+            d1 = {key: v[over] for key, v in draws.items()}
+            c1 = _run_kernel(sc, plan, ids[over], d1, cap)[4]
+            mask = np.arange(cap)[None, :] < counts[over][:, None]
+            colony_blocks.append((np.repeat(start + over, counts[over]), c1[mask]))
+        if progress is not None:
+            progress(stop - start)
+    capped = np.flatnonzero(out_p[:, _body.P_CAP_REACHED] > 0)
+    if capped.size:
+        raise ValueError(
+            f"patient {int(ids_all[capped[0]])} (and {capped.size - 1} others) reached "
+            f"max_colonies_per_patient = {sc.max_colonies_per_patient}; raise it or lower "
+            "the shedding/colonisation parameters"
+        )
+    rows = (
+        np.concatenate([b[0] for b in colony_blocks])
+        if colony_blocks
+        else np.zeros(0, np.int64)
+    )
+    cols = (
+        np.concatenate([b[1] for b in colony_blocks])
+        if colony_blocks
+        else np.zeros((0, _body.N_COLONY_COLS))
+    )
+    order = np.argsort(rows, kind="stable")  # patient order; creation order within
+    rows, cols = rows[order], cols[order]
+    _body.draw_ledger(
+        ids_all,
+        sc.seed,
+        shed,
+        draws_all["category"],
+        plan.share,
+        ledger.by_source,
+        ledger.by_site,
+    )
+    ledger.shed[:] = ledger.by_source.sum(axis=2)
+    ledger.check()
+    patients = _patients_table(sc, plan, ids_all, draws_all, out_p, rows, cols)
+    metastases = _metastases_table(sc, plan, ids_all, out_p, rows, cols)
+    return CohortResult(patients, metastases, ledger, plan, sc)
+
+
+def _distant_mask(plan: CohortPlan) -> np.ndarray:
+    return plan.anatomy.kind == OrganKind.CAPILLARY_BED
+
+
+def _site_strings(
+    plan: CohortPlan, n: int, rows: I64Array, organ: I64Array, take: np.ndarray
+) -> np.ndarray:
+    """';'-joined sorted organ names per patient for the colonies selected by ``take``."""
+    names = plan.anatomy.names
+    mask = np.zeros(n, dtype=np.uint64)
+    np.bitwise_or.at(
+        mask, rows[take], np.left_shift(np.uint64(1), organ[take].astype(np.uint64))
+    )
+    uniq, inv = np.unique(mask, return_inverse=True)
+    order = sorted(range(len(names)), key=lambda j: names[j])
+    labels = []
+    for m in uniq:  # loop over distinct site patterns, not patients
+        labels.append(";".join(names[j] for j in order if int(m) >> j & 1))
+    return np.array(labels, dtype=object)[inv]
+
+
+def _patients_table(
+    sc: CohortScenario,
+    plan: CohortPlan,
+    ids: I64Array,
+    draws: dict[str, np.ndarray],
+    out_p: F64Array,
+    rows: I64Array,
+    cols: F64Array,
+) -> pd.DataFrame:
+    n = ids.shape[0]
+    an = plan.anatomy
+    t_dx = out_p[:, _body.P_DIAGNOSIS]
+    t_end = out_p[:, _body.P_END]
+    first = out_p[:, _body.P_FIRST_DISTANT]
+    death = out_p[:, _body.P_DEATH]
+    organ = cols[:, _body.C_ORGAN].astype(np.int64)
+    distant = _distant_mask(plan)[organ]
+    det = cols[:, _body.C_DETECTED]
+    ended = cols[:, _body.C_ENDED]
+    seen = distant & (det <= t_end[rows]) & (ended > det)
+    window = sc.detection.staging_window_days
+    at_first = seen & (det <= first[rows] + window)
+    thr = an.detection_threshold_cells[organ]
+    visible_end = distant & (cols[:, _body.C_CELLS_END] >= thr)
+    n_visible = np.bincount(rows[visible_end], minlength=n)
+    has_met = np.isfinite(first)
+    observed = np.isfinite(death)
+    cells_dx = out_p[:, _body.P_PRIMARY_CELLS]
+    return pd.DataFrame(
+        {
+            "patient_id": ids,
+            "diameter_mm_at_diagnosis": cells_to_diameter_mm(
+                cells_dx, sc.growth.cells_per_mm3
+            ),
+            "node_positive": out_p[:, _body.P_NODE_POSITIVE] > 0,
+            "metastatic_at_diagnosis": out_p[:, _body.P_METASTATIC_AT_DX] > 0,
+            "time_to_distant_metastasis_days": np.where(has_met, first - t_dx, np.nan),
+            "sites_at_first_metastasis": _site_strings(plan, n, rows, organ, at_first),
+            "sites_ever": _site_strings(plan, n, rows, organ, seen),
+            "n_metastases_at_death": n_visible.astype(np.int64),
+            "time_to_death_days": np.where(observed, death - t_dx, np.nan),
+            "death_observed": observed,
+            "follow_up_days": t_end - t_dx,
+            "ddr2_relative_activity": draws["activity"],
+            "growth_rate": draws["rate"],
+            "shedding_multiplier": draws["shed_mult"],
+            "days_from_onset_to_diagnosis": t_dx,
+            "primary_cells_at_diagnosis": cells_dx,
+            "n_colonies": out_p[:, _body.P_N_COLONIES].astype(np.int64),
+            "n_nodal_deposits_removed_unlisted": out_p[
+                :, _body.P_N_SMALL_REMOVED
+            ].astype(np.int64),
+            "burden_cells_at_end": out_p[:, _body.P_BURDEN_END],
+        }
+    )
+
+
+def _metastases_table(
+    sc: CohortScenario,
+    plan: CohortPlan,
+    ids: I64Array,
+    out_p: F64Array,
+    rows: I64Array,
+    cols: F64Array,
+) -> pd.DataFrame:
+    an = plan.anatomy
+    names = np.array(an.names, dtype=object)
+    t_dx = out_p[rows, _body.P_DIAGNOSIS]
+    t_end = out_p[rows, _body.P_END]
+    organ = cols[:, _body.C_ORGAN].astype(np.int64)
+    det = cols[:, _body.C_DETECTED]
+    ended = cols[:, _body.C_ENDED]
+    detected = (det <= t_end) & (ended > det)
+    kind = np.where(cols[:, _body.C_KIND] > 0, "cluster", "single").astype(object)
+    return pd.DataFrame(
+        {
+            "patient_id": ids[rows] if rows.size else np.zeros(0, np.int64),
+            "organ": names[organ],
+            "is_distant": _distant_mask(plan)[organ],
+            "founder": kind,
+            "source_organ": names[cols[:, _body.C_SOURCE_ORGAN].astype(np.int64)],
+            "generation": cols[:, _body.C_GENERATION].astype(np.int64),
+            "founding_cells": cols[:, _body.C_FOUNDING],
+            "seeded_day": cols[:, _body.C_SEEDED] - t_dx,
+            "wake_day": cols[:, _body.C_WAKE] - t_dx,
+            "detected_day": np.where(detected, det - t_dx, np.nan),
+            "ended_day": np.where(np.isfinite(ended), ended - t_dx, np.nan),
+            "end_reason": np.array(END_REASONS, dtype=object)[
+                cols[:, _body.C_END_REASON].astype(np.int64)
+            ],
+            "cells_at_end": cols[:, _body.C_CELLS_END],
+            "diameter_mm_at_end": cells_to_diameter_mm(
+                cols[:, _body.C_CELLS_END], sc.growth.cells_per_mm3
+            ),
+        }
+    )
+
+
+__all__ = [
+    "CHUNK_PATIENTS",
+    "CohortPlan",
+    "CohortResult",
+    "build_plan",
+    "simulate_cohort",
+]
