@@ -237,7 +237,12 @@ def test_unknown_key_and_plateau_below_start_are_refused() -> None:
         GrowthConfig(initial_cells=1e9, gompertz_plateau_cells=1e9)
 
 
-def test_primary_detection_default_is_one_cubic_centimetre() -> None:
+def test_primary_detection_default_gives_the_t_stage_mix() -> None:
+    # median 18 mm, σ_log 0.55: about 57 % T1 (≤ 20 mm) and 3 % T3 (> 50 mm)
+    from scipy.stats import norm
+
     cfg = DetectionConfig()
-    volume_mm3 = math.pi / 6.0 * cfg.primary_clinical_mm**3
-    assert abs(volume_mm3 - 1000.0) < 5.0  # 1 cm³ (SCIENCE.md Table 9.3)
+    z = lambda d: math.log(d / cfg.primary_clinical_mm) / cfg.primary_clinical_sigma_log  # noqa: E731
+    assert 0.5 < norm.cdf(z(20.0)) < 0.65
+    assert 0.01 < norm.sf(z(50.0)) < 0.05
+    assert 10.0 <= cfg.primary_clinical_mm <= 20.0  # SCIENCE.md Table 9.3 range

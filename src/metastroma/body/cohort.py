@@ -44,6 +44,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -78,12 +79,24 @@ _LAW_CODES = {
     "power": _body.LAW_POWER,
 }
 
+_DEATH_CODES = {
+    "hazard": _body.DEATH_HAZARD,
+    "burden": _body.DEATH_BURDEN,
+    "hazard_or_burden": _body.DEATH_EITHER,
+}
+
 #: Patients per compiled call (memory: chunk × slab colonies × 11 float64).
 CHUNK_PATIENTS = 4096
+#: Patients handed to a thread at a time (numba.parallel_chunksize).
+PARALLEL_CHUNK = 4
 #: Colony rows reserved per patient in a chunk; patients with more are re-run together.
 SLAB_COLONIES = 64
 
 END_REASONS = ("", "surgery", "adjuvant")
+
+#: Largest clinical detection diameter drawn, mm: the log-normal tail is cut here [A]
+#: (T4 tumours of 10 cm are seen; larger ones are not diagnosed "by size").
+MAX_PRIMARY_DIAMETER_MM = 100.0
 
 
 @dataclass(frozen=True)
@@ -219,7 +232,11 @@ def _patient_draws(
         seed,
         rng.COHORT_DETECTION_SIZE,
     )
-    det_cells = diameter_mm_to_cells(det_mm, sc.growth.cells_per_mm3)
+    det_cells = diameter_mm_to_cells(
+        np.minimum(det_mm, MAX_PRIMARY_DIAMETER_MM), sc.growth.cells_per_mm3
+    )
+    if sc.growth.law == "gompertz":  # a size the primary can reach
+        det_cells = np.minimum(det_cells, 0.5 * sc.growth.gompertz_plateau_cells)
     det_cells = np.maximum(det_cells, sc.growth.initial_cells)
     growth, t_dx = _growth_within_window(sc, ids, det_cells)
     mult = lognormal_per_patient(
@@ -234,7 +251,9 @@ def _patient_draws(
     m_grow = np.array([growth_multiplier(sc.ddr2, a) for a in plan.relative_activity])
     shed_scale = sc.shedding.hazard_per_day * r_intra[category] * mult
     organ_mult = (
-        plan.anatomy.growth_rate_multiplier[None, :] * m_grow[category][:, None]
+        sc.growth.metastasis_rate_multiplier
+        * plan.anatomy.growth_rate_multiplier[None, :]
+        * m_grow[category][:, None]
     )
     death_draw = -np.log(uniform01_many(seed, 0, ids, rng.COHORT_DEATH) + 2.0**-54)
     return {
@@ -317,6 +336,21 @@ def _run_kernel(
     removed = np.zeros(n_o, dtype=np.bool_)
     for name in sc.surgery.removes_organs:
         removed[an.organ(name)] = True
+    # patients differ 10⁴-fold in cost (colonies): small chunks balance the threads
+    with numba.parallel_chunksize(PARALLEL_CHUNK):
+        _simulate(sc, plan, ids, draws, removed, shed, led_src, led_site, out_p, out_c)
+    return shed, led_src, led_site, out_p, out_c
+
+
+def _simulate(
+    sc: CohortScenario,
+    plan: CohortPlan,
+    ids: I64Array,
+    draws: dict[str, np.ndarray],
+    removed: np.ndarray,
+    *out: np.ndarray,
+) -> None:
+    an = plan.anatomy
     g = sc.growth
     _body.simulate_patients(
         ids,
@@ -341,20 +375,15 @@ def _run_kernel(
         an.death_hazard_ratio,
         sc.follow_up_days,
         sc.time_step_days,
-        0 if sc.death.model == "hazard" else 1,
+        _DEATH_CODES[sc.death.model],
         math.log(2.0) / sc.death.median_survival_days,
         sc.detection.lethal_burden_cells,
         draws["death_draw"],
         sc.surgery.adjuvant_kill_probability,
         sc.shedding.dormancy_mean_days,
         sc.max_colonies_per_patient,
-        shed,
-        led_src,
-        led_site,
-        out_p,
-        out_c,
+        *out,
     )
-    return shed, led_src, led_site, out_p, out_c
 
 
 def simulate_cohort(

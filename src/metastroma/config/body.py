@@ -377,6 +377,23 @@ F_AXILLARY = 0.75
 #: 2020, s12885-020-07593-8; SCIENCE.md Table 9.4, K10).
 HR_LUNG, HR_LIVER, HR_BRAIN = 1.378, 2.085, 1.903
 
+#: Colonisation ('soil') probabilities of the default body, calibrated on SCIENCE.md §9.7
+#: (docs/body-scale.md, "Calibration"): the share of surviving solitary cells that found a
+#: micrometastasis (P_micro; Luzzi 1998's mouse liver 1/40 [M] is the generic default of
+#: OrganConfig). With first-pass arrest putting > 50 % of shed cells in the lungs, the lung
+#: soil must be ≈ 10³ × poorer than bone's for bone to lead the site ranking (Wu 2017 [V]).
+SOIL = {
+    "axillary_nodes": 6.0e-3,
+    "internal_mammary_nodes": 6.0e-3,
+    "lungs": 5.8e-6,
+    "bone_marrow": 2.55e-3,
+    "liver": 1.23e-2,
+    "brain": 4.5e-3,
+}
+#: Soil of the other beds (kidneys, adrenals, gut/spleen/pancreas, rest of body): a tenth of
+#: the lungs' [A]; no series reports them as common first sites.
+SOIL_OTHER = 5.8e-7
+
 #: Arterial (left-heart) outflow, % of cardiac output, adult female, ICRP 89 Table 2.40 [V]
 #: (SCIENCE.md Table 7.1). With the hepatic artery (6.5) and the portal beds (21) listed
 #: separately the female entries sum to exactly 100.0; the 99.5 % of SCIENCE.md §7.1 comes from
@@ -434,6 +451,7 @@ def default_anatomy() -> AnatomyConfig:
             kind="capillary_bed",
             arrest_probability_single=single,
             arrest_probability_cluster=cluster,
+            colonisation_probability=SOIL.get(name, SOIL_OTHER),
             **kw,
         )
 
@@ -446,11 +464,13 @@ def default_anatomy() -> AnatomyConfig:
         OrganConfig(
             name="axillary_nodes",
             kind="lymph_node",
+            colonisation_probability=SOIL["axillary_nodes"],
             detection_threshold_cells=_cells_in_sphere(0.2),
         ),
         OrganConfig(
             name="internal_mammary_nodes",
             kind="lymph_node",
+            colonisation_probability=SOIL["internal_mammary_nodes"],
             detection_threshold_cells=_cells_in_sphere(0.2),
         ),
         OrganConfig(name="venous", kind="pool"),

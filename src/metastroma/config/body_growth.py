@@ -91,6 +91,12 @@ class GrowthConfig(_Model):
         le=3.0,
         description="σ of ln a across patients. [D] the time 10 → 20 mm is ∝ 1/a (Weedon-Fekjær 2008); range 0.5–1.5 [A].",
     )
+    metastasis_rate_multiplier: float = Field(
+        3.0,
+        gt=0.0,
+        le=10.0,
+        description="Multiplies the growth rate of every metastasis relative to the primary's (before the organ and DDR2 multipliers). 1 = metastases follow the primary's law (Coumans 2013 assumes so [V]); Coumans' fit to times to distant metastasis gives a doubling of 1.7 ± 0.9 months [V], 2–4 × faster than primary volume doubling (97–164 d) [D]. Range 1–4 [A]; 3 is calibrated (docs/body-scale.md): with 1, colonies seeded by a primary growing on the same curve can hardly be detectable before it.",
+    )
     cells_per_mm3: float = Field(
         1.0e6,
         ge=1.0e4,
@@ -164,16 +170,16 @@ class DetectionConfig(_Model):
     """
 
     primary_clinical_mm: float = Field(
-        12.4,
+        18.0,
         gt=0.0,
         le=100.0,
-        description="Median diameter of clinical detection of the primary, mm; 1 cm³ ≈ 30 doublings [V] (secondary), diameter (6/π · 10³ mm³)^⅓ = 12.4 mm [D]; range 10–20.",
+        description="Median diameter of clinical detection of the primary, mm; 18 (calibrated within the 10–20 range of SCIENCE.md Table 9.3, where 1 cm³ = 12.4 mm [D] is the textbook size [V secondary]) so that, with the spread below, about 57 % of tumours are T1 (≤ 20 mm), 40 % T2 and 3 % T3 (> 50 mm), close to the SEER mix [A].",
     )
     primary_clinical_sigma_log: float = Field(
-        0.4,
+        0.55,
         ge=0.0,
         le=2.0,
-        description="σ of ln(detection diameter) across patients; 0.4 puts 90 % of diagnoses between 6.4 and 24 mm around the 12.4-mm median [A] (range 0–0.6; SEER size mix T1 > T2 > T3).",
+        description="σ of ln(detection diameter) across patients; 0.55 puts 90 % of diagnoses between 7 and 44 mm around the 18-mm median [A] (range 0.3–0.7; SEER size mix T1 > T2 > T3).",
     )
     staging_window_days: float = Field(
         30.0,

@@ -78,10 +78,10 @@ class SheddingConfig(_Model):
         description="P_macro, share of micrometastases that become macroscopic, growing colonies; 0.01 (range 0.01–0.05) [A]; Luzzi 1998 [M] ⇒ ≈ 0.01 [D] (SCIENCE.md Table 7.5). Micrometastases that fail stay dormant (Chambers 2001 [V]: dormancy of single cells and micrometastases).",
     )
     dormancy_mean_days: float = Field(
-        0.0,
+        1460.0,
         ge=0.0,
         le=3650.0,
-        description="Mean of the exponential delay between seeding and outgrowth of a colony (wake-up), days; 0 = grows at once (Benzekry's τ0 = 0) [A] range 0–1826 (SCIENCE.md Table 7.5).",
+        description="Mean of the exponential delay between seeding and outgrowth of a colony (wake-up), days; 0 = grows at once (Benzekry's τ0 = 0). Calibrated to 1460 d (4 y) within the 0–1826 d range of SCIENCE.md Table 7.5 [A], so that relapses continue past 5 years (K1 vs K6); dormancy of single cells and micrometastases: Chambers 2001 [V].",
     )
 
 
@@ -171,9 +171,9 @@ class SurgeryConfig(_Model):
 class DeathConfig(_Model):
     """Death from metastatic disease (SCIENCE.md §9.6, 'death model')."""
 
-    model: Literal["hazard", "burden"] = Field(
-        "hazard",
-        description="'hazard' (default): once a distant metastasis is detected, death hazard h₀ × Π HR(site) over detected sites; 'burden': death when total burden reaches detection.lethal_burden_cells (Coumans 2013). [A] SCIENCE.md §9.6.",
+    model: Literal["hazard", "burden", "hazard_or_burden"] = Field(
+        "hazard_or_burden",
+        description="'hazard': once a distant metastasis is detected, death hazard h₀ × Π HR(site) over detected sites; 'burden': death when the total burden reaches detection.lethal_burden_cells (Coumans 2013); 'hazard_or_burden' (default): whichever comes first. SCIENCE.md §9.6 makes 'hazard' the default; alone it lets burdens grow past 1 kg, where secondary seeding explodes, so the default adds the lethal burden as a ceiling [A].",
     )
     median_survival_days: float = Field(
         803.6,

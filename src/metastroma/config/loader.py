@@ -18,13 +18,15 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from metastroma.config.models import Placement, Scenario
 from metastroma.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
 
 #: Unit of a key, from its name's suffix (the longest matching suffix wins); used in
 #: error messages and in the generated parameter tables.
@@ -38,6 +40,13 @@ UNIT_SUFFIXES = {
     "_mmhg": "mmHg",
     "_per_mm2": "1/mm²",
     "_steps": "mechanics steps",
+    "_day": "days",
+    "_days": "days",
+    "_per_day": "1/day",
+    "_mm": "mm",
+    "_cells": "cells",
+    "_years": "years",
+    "_h": "h",
 }
 
 
@@ -91,9 +100,11 @@ def _path_text(loc: tuple[int | str, ...]) -> str:
     return text.replace(".[", "[")
 
 
-def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+def _model_at(
+    loc: tuple[int | str, ...], root: type[BaseModel] = Scenario
+) -> type[BaseModel] | None:
     """The pydantic model class that owns the last key of ``loc`` (for 'allowed keys')."""
-    model: Any = Scenario
+    model: Any = root
     for part in loc[:-1]:
         if isinstance(part, int):
             continue
@@ -118,7 +129,7 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     return model
 
 
-def _explain(err: Any) -> str:
+def _explain(err: Any, root: type[BaseModel] = Scenario) -> str:
     """Rewrite one pydantic error as 'value: what is allowed (unit)'."""
     loc = tuple(err["loc"])
     key = str(loc[-1]) if loc else ""
@@ -127,7 +138,7 @@ def _explain(err: Any) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
-        model = _model_at(loc)
+        model = _model_at(loc, root)
         allowed = sorted(model.model_fields) if model is not None else []
         near = difflib.get_close_matches(key, allowed, n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
@@ -158,13 +169,16 @@ def _format_value(value: Any) -> str:
 
 
 def format_validation_error(
-    err: ValidationError, source: str, node: yaml.Node | None
+    err: ValidationError,
+    source: str,
+    node: yaml.Node | None,
+    root: type[BaseModel] = Scenario,
 ) -> str:
     """One line per problem: ``file:line: key.path = value: what is allowed``."""
     lines = []
     for e in err.errors():
         loc = tuple(e["loc"])
-        explanation = _explain(e)
+        explanation = _explain(e, root)
         value = "" if e["type"] == "missing" else f" = {_format_value(e.get('input'))}"
         # A cross-field check names the key it refers to: "key.path: message".
         m = _PATH_PREFIX.match(explanation) if e["type"] == "value_error" else None
@@ -297,6 +311,83 @@ _YAML12_FLOAT = re.compile(
 _UniqueKeyLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+0123456789.")
 )
+
+
+def read_yaml(path: Path) -> tuple[Any, yaml.Node | None, str]:
+    """Parse a YAML file; returns (data, composed node for line numbers, file name).
+
+    Raises
+    ------
+    ConfigError
+        Missing, unreadable, empty or syntactically invalid file (with the line).
+    """
+    path = Path(path)
+    source = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise ConfigError(f"{path}: file not found") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read file: {err}") from err
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from err
+    if data is None:
+        raise ConfigError(f"{source}: the file is empty")
+    return data, node, source
+
+
+def model_from_dict(
+    data: Any, model: type[M], source: str, node: yaml.Node | None = None
+) -> M:
+    """Validate a mapping as ``model`` with the scenario loader's error messages.
+
+    Raises
+    ------
+    ConfigError
+        One line per problem: ``file:line: key.path = value: what is allowed (unit)``.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: expected a YAML mapping of keys, got {type(data).__name__}"
+        )
+    problems: list[tuple] = []
+    _reject_non_finite(data, (), problems)
+    if problems:
+        msgs = []
+        for loc in problems:
+            line = _line_of(node, loc) if node is not None else None
+            where = f"{source}:{line}" if line else source
+            msgs.append(
+                f"{where}: {_path_text(loc)}: must be a finite number (NaN and infinity "
+                "are refused)"
+            )
+        raise ConfigError("\n".join(msgs))
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, source, node, model)) from err
+
+
+def load_model(
+    path: Path, model: type[M], overrides: dict[str, Any] | None = None
+) -> M:
+    """Read and validate a YAML file as ``model`` (cohort scenarios, sweep files, …).
+
+    Raises
+    ------
+    ConfigError
+        Unreadable file, YAML syntax error or invalid content, naming file, line and key.
+    """
+    data, node, source = read_yaml(path)
+    if overrides and isinstance(data, dict):
+        data = {**data, **overrides}
+    return model_from_dict(data, model, source, node)
 
 
 def load_scenario(path: Path, overrides: dict[str, Any] | None = None) -> Scenario:

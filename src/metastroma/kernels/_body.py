@@ -22,6 +22,11 @@ LAW_GOMPERTZ = 0
 LAW_EXPONENTIAL = 1
 LAW_POWER = 2
 
+# death models
+DEATH_HAZARD = 0
+DEATH_BURDEN = 1
+DEATH_EITHER = 2
+
 # colony end reasons
 END_NONE = 0
 END_SURGERY = 1
@@ -435,7 +440,7 @@ def simulate_patient(
     hazard_ratio: np.ndarray,  # (n_organs,)
     follow_up: float,
     dt: float,
-    death_model: int,  # 0 hazard (+ lethal-burden ceiling), 1 burden
+    death_model: int,  # DEATH_HAZARD, DEATH_BURDEN or DEATH_EITHER
     hazard0: float,
     lethal_burden: float,
     death_draw: float,  # Exp(1)
@@ -601,7 +606,7 @@ def simulate_patient(
             n_active = kept_active
         elif diagnosed:
             # ---- death: hazard from the sites detected by t, and the lethal burden
-            if death_model == 0 and mask != 0:
+            if death_model != DEATH_BURDEN and mask != 0:
                 if mask != last_mask:
                     h = hazard0
                     for j in range(n_org):
@@ -611,7 +616,7 @@ def simulate_patient(
                 if hazard_cum + h * (t1 - t) >= death_draw:
                     death = t + (death_draw - hazard_cum) / h
                 hazard_cum += h * (t1 - t)
-            if burden >= lethal_burden and death == math.inf:
+            if death_model != DEATH_HAZARD and burden >= lethal_burden and death == math.inf:
                 death = t1
         t = min(t1, death)
         if cap_reached > 0.0 or (diagnosed and t >= t_stop) or death < math.inf:
