@@ -1,11 +1,18 @@
-"""Generate docs/parameters.md from the scenario schema (metastroma.config.models).
+"""Generate docs/parameters.md from the scenario schemas (tissue and cohort).
 
 Every scenario key is a field of a pydantic v2 model; its default, bounds and description
 (which carries the source and evidence mark) live there, and nowhere else. This script
-walks ``Scenario.model_fields`` recursively and writes one Markdown table per config
-section. Cell types are walked through their own classes, because ``CancerCellConfig``
-and ``MscCellConfig`` have different defaults; ``cell_types.msc`` is absent unless a
-scenario defines it, and its table shows the values it gets when it is defined.
+walks ``Scenario.model_fields`` (metastroma.config.models) recursively and writes one
+Markdown table per config section. Cell types are walked through their own classes,
+because ``CancerCellConfig`` and ``MscCellConfig`` have different defaults;
+``cell_types.msc`` is absent unless a scenario defines it, and its table shows the values
+it gets when it is defined.
+
+The virtual-cohort scenario (``CohortScenario``, metastroma.config.cohort) follows under
+its own top-level heading, walked the same way, except its ``anatomy``: the organ graph
+is a list of organs and a list of edges, so it gets a table of the organ and edge fields
+(defaults that depend on the organ's kind are shown per kind), its scalar fields, and the
+organs and edges of ``default_anatomy()`` as two tables of values.
 
 It also refreshes the symbol tables of docs/tissue-model.md, between the markers
 ``<!-- BEGIN GENERATED PARAMETERS -->`` and ``<!-- END GENERATED PARAMETERS -->``: the
@@ -31,6 +38,14 @@ from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from metastroma.config.body import (
+    CELLS_PER_MM3,
+    AnatomyConfig,
+    EdgeConfig,
+    OrganConfig,
+    default_anatomy,
+)
+from metastroma.config.cohort import CohortScenario
 from metastroma.config.loader import UNIT_SUFFIXES
 from metastroma.config.models import (
     CancerCellConfig,
@@ -117,6 +132,37 @@ INTROS = {
     "numerics": "Numerical choices that do not change the model.",
 }
 
+#: Cohort sections (docs/body-scale.md, SCIENCE.md §7, §9, §10), one line each.
+COHORT_INTROS = {
+    "cohort": "Top-level keys of a cohort scenario file.",
+    "anatomy": (
+        "The organ graph (SCIENCE.md §7): organs (nodes) and directed blood or lymph "
+        "edges, plus the blood-transit parameters of the cascade. A scenario that gives "
+        "`anatomy` replaces the whole graph; its organs and edges are described by the "
+        "two field tables below, and the default graph (the reference adult female, "
+        "`default_anatomy()`) is listed after them."
+    ),
+    "growth": (
+        "Growth law of the primary and, times the organ and DDR2 multipliers, of the "
+        "metastases (SCIENCE.md §9.1, Table 9.2). Rates vary across patients as "
+        "log-normals (median, σ_log)."
+    ),
+    "shedding": (
+        "Shedding by the tumour and the survival chain of a shed cell (SCIENCE.md "
+        "Tables 7.5, 7.6); the per-organ links of the chain are organ fields."
+    ),
+    "ddr2": (
+        "DDR2 response curves of intravasation, cluster share and metastatic growth "
+        "(SCIENCE.md §10.2 defaults)."
+    ),
+    "detection": (
+        "Clinical detection of the primary and the lethal burden (SCIENCE.md Table 9.3); "
+        "the detection thresholds of metastases and nodes are organ fields."
+    ),
+    "surgery": "Surgery at diagnosis and adjuvant therapy.",
+    "death": "Death from metastatic disease (SCIENCE.md §9.6).",
+}
+
 
 def unit_of(name: str) -> str:
     """Unit read from the key's suffix, or '–' for a dimensionless or non-numeric key."""
@@ -127,16 +173,23 @@ def unit_of(name: str) -> str:
     return UNITS[best] if best else "–"
 
 
+def _superscript(n: int) -> str:
+    """``62`` → ``'⁶²'``."""
+    return str(n).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
 def fmt_number(x: Any) -> str:
     """Numbers as a reader writes them: 6 significant digits, no trailing zeros."""
     if isinstance(x, bool):
         return "true" if x else "false"
-    if isinstance(x, int) and x != 2**63 - 1:
+    if x == 2**63 - 1:
+        return "2⁶³ − 1"
+    if isinstance(x, int) and x >= 2**32 and x & (x - 1) == 0:
+        return "2" + _superscript(x.bit_length() - 1)  # 2**62 → 2⁶²
+    if isinstance(x, int):
         return f"{x:,}".replace(",", " ") if abs(x) >= 100_000 else str(x)
     if x == 0:
         return "0"
-    if x == 2**63 - 1:
-        return "2⁶³ − 1"
     if math.isfinite(x) and float(x).is_integer() and abs(x) < 1e5:
         return str(int(x))
     text = f"{x:.6g}"
@@ -181,10 +234,13 @@ def _bounds_of(metadata: list[Any]) -> list[str]:
         else:
             lo = getattr(m, "min_length", None)
             hi = getattr(m, "max_length", None)
+            pattern = getattr(m, "pattern", None)
             if lo is not None:
                 out.append(f"length ≥ {lo}")
             if hi is not None:
                 out.append(f"length ≤ {hi}")
+            if pattern is not None:
+                out.append(f"matches `{pattern}`")
     return out
 
 
@@ -265,6 +321,30 @@ def _model_class(annotation: Any) -> type[BaseModel] | None:
 Row = tuple[str, str, str, str, str]
 
 
+def field_row(
+    path: str, name: str, info: FieldInfo, default: str, description: str = ""
+) -> Row:
+    """One table row: key path, default (already formatted), unit, bounds, description."""
+    return (
+        f"`{path}`",
+        escape(default),
+        unit_of(name),
+        escape(bounds_text(name, info)),
+        escape(description or info.description or ""),
+    )
+
+
+def top_rows(model: BaseModel, skip: tuple[str, ...] = ()) -> list[Row]:
+    """Rows for the top-level keys of ``model`` that are not sections (nested models)."""
+    rows = []
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if isinstance(value, BaseModel) or name in skip:
+            continue
+        rows.append(field_row(name, name, info, fmt_value(value)))
+    return rows
+
+
 def walk(
     model: BaseModel, prefix: str, rows: list[Row], note: str | None = None
 ) -> None:
@@ -286,36 +366,14 @@ def walk(
         description = info.description or ""
         if note and value != getattr(plain, name):
             description += f" **Default for this type:** {note}"
-        rows.append(
-            (
-                f"`{path}`",
-                escape(fmt_value(value)),
-                unit_of(name),
-                escape(bounds_text(name, info)),
-                escape(description),
-            )
-        )
+        rows.append(field_row(path, name, info, fmt_value(value), description))
 
 
 def sections() -> list[tuple[str, list[Row]]]:
     """(section title, rows) in document order."""
     default = Scenario()
     out: list[tuple[str, list[Row]]] = []
-    top: list[Row] = []
-    for name, info in Scenario.model_fields.items():
-        value = getattr(default, name)
-        if isinstance(value, BaseModel) or name == "initial_cells":
-            continue
-        top.append(
-            (
-                f"`{name}`",
-                escape(fmt_value(value)),
-                unit_of(name),
-                escape(bounds_text(name, info)),
-                escape(info.description or ""),
-            )
-        )
-    out.append(("scenario", top))
+    out.append(("scenario", top_rows(default, skip=("initial_cells",))))
     for name in Scenario.model_fields:
         value = getattr(default, name)
         if name == "cell_types":
@@ -339,6 +397,171 @@ def sections() -> list[tuple[str, list[Row]]]:
     return out
 
 
+def cohort_sections() -> list[tuple[str, list[Row]]]:
+    """(section title, rows) of the cohort scenario, ``anatomy`` as its scalar keys only.
+
+    The ``organs`` and ``edges`` lists of ``anatomy`` are rendered by
+    :func:`render_anatomy`, not walked.
+    """
+    default = CohortScenario()
+    out = [("cohort", top_rows(default))]
+    for name in CohortScenario.model_fields:
+        value = getattr(default, name)
+        if not isinstance(value, BaseModel):
+            continue
+        rows: list[Row] = []
+        if isinstance(value, AnatomyConfig):
+            for key, info in AnatomyConfig.model_fields.items():
+                text = (
+                    "the default graph below"
+                    if key in ("organs", "edges")
+                    else fmt_value(getattr(value, key))
+                )
+                rows.append(field_row(f"{name}.{key}", key, info, text))
+        else:
+            walk(value, name, rows)
+        out.append((name, rows))
+    return out
+
+
+def _list_field_rows(cls: type[BaseModel], prefix: str) -> list[Row]:
+    """Rows for the fields of an item class of a list (``OrganConfig``, ``EdgeConfig``).
+
+    A default that depends on the organ's kind (pools and the primary never arrest a
+    cell) is shown per kind, as the schema resolves it.
+    """
+    kinds = _literals(OrganConfig.model_fields["kind"].annotation)
+    rows = []
+    for name, info in cls.model_fields.items():
+        if info.is_required():
+            text = "required"
+        elif cls is OrganConfig:
+            by_value: dict[str, list[str]] = {}
+            for kind in kinds:
+                value = getattr(OrganConfig(name="x", kind=kind), name)
+                by_value.setdefault(fmt_value(value), []).append(kind)
+            if len(by_value) == 1:
+                text = next(iter(by_value))
+            else:
+                text = "; ".join(f"{v} ({', '.join(k)})" for v, k in by_value.items())
+        else:
+            text = fmt_value(info.get_default(call_default_factory=True))
+        rows.append(field_row(f"{prefix}.{name}", name, info, text))
+    return rows
+
+
+def _density_text(cells_per_mm3: float) -> str:
+    """``1e6`` → ``'10⁶'`` (a power of ten as a reader writes it), else the number."""
+    exponent = math.log10(cells_per_mm3)
+    if exponent.is_integer():
+        return "10" + _superscript(int(exponent))
+    return fmt_number(cells_per_mm3)
+
+
+def _diameter_mm(cells: float) -> float:
+    """Diameter of a sphere of ``cells`` cells at :data:`CELLS_PER_MM3`, mm."""
+    return (6.0 * cells / (math.pi * CELLS_PER_MM3)) ** (1.0 / 3.0)
+
+
+def render_anatomy() -> list[str]:
+    """Lines of the organ and edge field tables and of the default graph's tables."""
+    anatomy = default_anatomy()
+    density = _density_text(CELLS_PER_MM3)
+    lines = [
+        "### `anatomy.organs[]`",
+        "",
+        "Each item of `anatomy.organs` is one organ. Defaults are those of a generic "
+        "systemic capillary bed; where the schema gives pools and the primary other "
+        "defaults, the default is shown per kind.",
+        "",
+        *table(_list_field_rows(OrganConfig, "anatomy.organs[]")),
+        "### `anatomy.edges[]`",
+        "",
+        "Each item of `anatomy.edges` is one directed edge; the `flow_fraction` of the "
+        "edges leaving an organ sum to 1.",
+        "",
+        *table(_list_field_rows(EdgeConfig, "anatomy.edges[]")),
+        "### Default organs",
+        "",
+        "The organs of `default_anatomy()`, the reference adult female body (SCIENCE.md "
+        "§7.1–§7.4; the sources of each value are in the organ field descriptions above "
+        "and in [body-scale.md](body-scale.md)). Pools and the primary never arrest a "
+        f"cell. The diameter is that of a sphere at {density} cells/mm³ (SCIENCE.md "
+        "§9.2).",
+        "",
+        "| organ | kind | arrest single / cluster | extravasation | dormant survival "
+        "| colonisation | growth multiplier | death hazard ratio "
+        "| detection threshold (cells) | detection diameter (mm) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for o in anatomy.organs:
+        cells = [
+            f"`{o.name}`",
+            o.kind,
+            f"{fmt_number(o.arrest_probability_single)} / "
+            f"{fmt_number(o.arrest_probability_cluster)}",
+            fmt_number(o.extravasation_probability),
+            fmt_number(o.dormant_survival_probability),
+            fmt_number(o.colonisation_probability),
+            fmt_number(o.growth_rate_multiplier),
+            fmt_number(o.death_hazard_ratio),
+            fmt_number(o.detection_threshold_cells),
+            fmt_number(round(_diameter_mm(o.detection_threshold_cells), 3)),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "### Default edges",
+        "",
+        "The edges of `default_anatomy()`; each `flow_fraction` is the share of the "
+        "source's outflow (blood and lymph together).",
+        "",
+        "| source → target | kind | flow fraction |",
+        "|---|---|---|",
+    ]
+    for e in anatomy.edges:
+        lines.append(
+            f"| `{e.source}` → `{e.target}` | {e.kind} | {fmt_number(e.flow_fraction)} |"
+        )
+    lines.append("")
+    return lines
+
+
+def table(rows: list[Row]) -> list[str]:
+    """A Markdown table of rows (key path, default, unit, bounds, description)."""
+    return [
+        "| key path | default | unit | bounds | description / source |",
+        "|---|---|---|---|---|",
+        *("| " + " | ".join(r) + " |" for r in rows),
+        "",
+    ]
+
+
+def render_cohort() -> list[str]:
+    """Lines of the cohort part of docs/parameters.md."""
+    lines = [
+        "# Cohort scenario parameters",
+        "",
+        "The keys of a virtual-cohort scenario file (`metastroma cohort`; "
+        "`CohortScenario` in `src/metastroma/config/cohort.py`, with "
+        "`config/body.py` for the organ graph and `config/body_growth.py` for growth "
+        "and detection). Every section has defaults, so an empty file `{}` is the "
+        "reference adult female cohort with the calibrated defaults. The model, the "
+        "default organ graph and the calibration that chose the values marked "
+        "'calibrated' (SCIENCE.md §9.7) are described in [body-scale.md](body-scale.md). "
+        "The tables read as those above; body-scale units come from the suffixes "
+        "`_day`/`_days` days, `_per_day` 1/day, `_years` years, `_h` h, `_min` min, "
+        "`_mm` mm and `_cells` cells.",
+        "",
+    ]
+    for title, rows in cohort_sections():
+        lines += [f"## `{title}`", "", COHORT_INTROS.get(title, ""), ""]
+        lines += table(rows)
+        if title == "anatomy":
+            lines += render_anatomy()
+    return lines
+
+
 def differences() -> list[str]:
     """Keys whose MSC default differs from the cancer default (a short list for the header)."""
     cancer: list[Row] = []
@@ -356,12 +579,14 @@ def render() -> str:
     lines = [
         "# Scenario parameters",
         "",
-        "<!-- Generated by docs/gen_parameters.py from metastroma.config.models; do not "
-        "edit by hand. -->",
+        "<!-- Generated by docs/gen_parameters.py from metastroma.config.models and "
+        "metastroma.config.cohort; do not edit by hand. -->",
         "",
         "**Generated file.** Every table below is written by `docs/gen_parameters.py` "
-        "from the scenario schema (`src/metastroma/config/models.py`): the default, the "
-        "bounds and the description with its source are those of the pydantic field. "
+        "from the scenario schemas (`src/metastroma/config/models.py` for tissue "
+        "scenarios; `config/cohort.py`, `config/body.py` and `config/body_growth.py` for "
+        "[cohort scenarios](#cohort-scenario-parameters)): the default, the bounds and "
+        "the description with its source are those of the pydantic field. "
         "Do not edit it by hand; after changing a field, regenerate it from the "
         "repository root with",
         "",
@@ -404,10 +629,8 @@ def render() -> str:
     ]
     for title, rows in sections():
         lines += [f"## `{title}`", "", INTROS.get(title, ""), ""]
-        lines.append("| key path | default | unit | bounds | description / source |")
-        lines.append("|---|---|---|---|---|")
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
-        lines.append("")
+        lines += table(rows)
+    lines += render_cohort()
     return "\n".join(lines)
 
 

@@ -1,8 +1,8 @@
 """The ``metastroma`` command: it parses options and calls the Python API, nothing more.
 
 Exit codes: 0 success; 2 bad input (scenario, option, run directory, checkpoint), with a
-message naming the problem and where it is; 1 an unexpected error; 130 interrupted (the run
-directory is left resumable).
+message naming the problem and where it is; 1 an unexpected error (out of memory included);
+130 interrupted (a tissue run directory is left resumable; a cohort writes nothing).
 """
 
 from __future__ import annotations
@@ -331,6 +331,205 @@ def align(
             soft_wrap=True,
         )
         raise typer.Exit(2)
+
+
+class _PatientReporter(_Bar):
+    """Progress over patients: the bar, or a plain line every 10 % when not a terminal.
+
+    Called with the number of patients finished since the last call (simulate_cohort's
+    ``progress``).
+    """
+
+    unit = "patients"
+
+    def __init__(self, label: str, total: int) -> None:
+        super().__init__(label)
+        self.total = total
+        self.done = 0
+        self.last_decile = -1
+
+    def __enter__(self) -> Self:
+        super().__enter__()
+        self._bar(0, self.total, "")  # the total is known from the start
+        return self
+
+    def __call__(self, n_done: int) -> None:
+        self.done += n_done
+        if self._bar(self.done, self.total, ""):
+            return
+        decile = (10 * self.done) // max(self.total, 1)
+        if decile != self.last_decile:
+            self.last_decile = decile
+            print(
+                f"{self.label}: {self.done}/{self.total} patients ({10 * decile}%)",
+                flush=True,
+            )
+
+
+def _cohort_options(**options: int | None) -> dict[str, int]:
+    """The options given (not None), checked against the cohort scenario's bounds.
+
+    Raises
+    ------
+    ConfigError
+        Naming the option, its value and the allowed range.
+    """
+    import operator
+
+    from metastroma.config.cohort import CohortScenario
+
+    tests = {"ge": operator.ge, "gt": operator.gt, "le": operator.le, "lt": operator.lt}
+    signs = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    given = {k: v for k, v in options.items() if v is not None}
+    problems = []
+    for name, value in given.items():  # a few options
+        limits = [
+            (attr, getattr(m, attr))
+            for m in CohortScenario.model_fields[name].metadata  # annotated_types
+            for attr in tests
+            if getattr(m, attr, None) is not None
+        ]
+        if not all(tests[attr](value, limit) for attr, limit in limits):
+            allowed = " and ".join(f"{signs[a]} {limit}" for a, limit in limits)
+            problems.append(f"--{name} = {value}: must be {allowed}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return given
+
+
+def _percent(summary: object, metric: str) -> tuple[str, str]:
+    """(value, 95 % CI) of a summary-table row as text; 'n/a' where undefined."""
+    import math
+
+    import pandas as pd
+
+    assert isinstance(summary, pd.DataFrame)
+    row = summary[summary["metric"] == metric]
+    if row.empty or not math.isfinite(float(row["value"].iloc[0])):
+        return "n/a", ""
+    v, lo, hi = (float(row[c].iloc[0]) for c in ("value", "ci_low", "ci_high"))
+    unit = str(row["unit"].iloc[0])
+    if unit == "patients":
+        return f"{v:.0f}", ""
+    value = f"{v:.1f} %" if unit == "%" else f"{v:.1f} {unit}"
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return value, ""
+    return value, f"{lo:.1f}–{hi:.1f}"
+
+
+def _cohort_table(outputs: object) -> None:
+    from rich.table import Table
+
+    from metastroma.store.cohort import CohortOutputs
+
+    assert isinstance(outputs, CohortOutputs)
+    m = outputs.manifest
+    table = Table(
+        title=f"virtual cohort, seed {m['seed']}",
+        caption=f"follow-up {m['follow_up_years']:g} y after diagnosis; death model "
+        f"'{m['death_model']}'; {m['cells_per_mm3']:,.0f} cells/mm³",
+    )
+    for i, head in enumerate(("", "value", "95 % CI")):
+        table.add_column(head, justify="left" if i == 0 else "right")
+    rows = (
+        ("patients", "n_patients"),
+        ("node-positive at surgery", "node_positive"),
+        ("metastatic at diagnosis", "metastatic_at_diagnosis"),
+        ("distant metastasis by 5 y", "distant_metastasis_5y"),
+        ("distant metastasis by 10 y", "distant_metastasis_10y"),
+        ("median OS after first metastasis", "median_os_after_first_metastasis"),
+    )
+    for label, metric in rows:  # six rows
+        table.add_row(label, *_percent(outputs.summary, metric))
+    console.print(table)
+    where = escape(str(outputs.out_dir))
+    console.print(f"outputs in {where}/", highlight=False)
+    for name, what in (
+        ("summary.md", "summary table with the SCIENCE.md §9.7 figures (and .csv)"),
+        ("patients.parquet", f"one row per patient ({m['n_patients']})"),
+        ("metastases.parquet", f"one row per metastasis ({m['n_metastases']})"),
+        ("ledger.parquet", "end states of the shed cells, per patient and organ"),
+        ("figures/", "km.png, sites.png, sizes.png, organ_graph.png"),
+    ):
+        console.print(f"  {name:<20}{what}", highlight=False)
+
+
+@app.command()
+def cohort(
+    scenario: Annotated[Path, typer.Argument(help="Cohort scenario YAML file.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Cohort run directory to create.")
+    ],
+    patients: Annotated[
+        int | None,
+        typer.Option(
+            "--patients", "-n", help="Replace the scenario's patients (>= 1)."
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Replace the scenario's seed.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Overwrite an earlier run in --out.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar and no table.")
+    ] = False,
+) -> None:
+    """Simulate a virtual cohort; write its tables, summary and figures to --out."""
+    import time
+
+    from metastroma.body.cohort import simulate_cohort
+    from metastroma.config.cohort import CohortScenario
+    from metastroma.config.loader import load_model
+    from metastroma.store.cohort import check_cohort_out, write_cohort
+    from metastroma.store.manifest import utc_now
+
+    try:
+        overrides = _cohort_options(patients=patients, seed=seed)
+        sc = load_model(scenario, CohortScenario, overrides)
+        check_cohort_out(out, force)
+    except _BAD_INPUT as err:
+        raise _fail(err, 2) from err
+    started, t0 = utc_now(), time.perf_counter()
+    try:
+        try:
+            if quiet:
+                result = simulate_cohort(sc)
+            else:
+                with _PatientReporter("cohort", sc.patients) as rep:
+                    result = simulate_cohort(sc, progress=rep)
+        except ValueError as err:  # the cohort cannot be simulated as given (named)
+            raise _fail(ValueError(f"{scenario.name}: {err}"), 2) from err
+        wall_s = time.perf_counter() - t0
+        if not quiet:
+            console.print(
+                f"simulated {sc.patients} patients in {wall_s:.1f} s; writing "
+                f"{escape(str(out))}/",
+                highlight=False,
+            )
+        outputs = write_cohort(
+            result,
+            out,
+            force=force,
+            scenario_file=scenario,
+            started_utc=started,
+            wall_s=round(wall_s, 3),
+        )
+    except _BAD_INPUT as err:  # --out taken meanwhile
+        raise _fail(err, 2) from err
+    except MemoryError as err:
+        msg = (
+            f"{scenario.name}: out of memory simulating {sc.patients} patients "
+            f"({err or 'allocation failed'}); try fewer patients or fewer colonies"
+        )
+        raise _fail(MemoryError(msg), 1) from err
+    except KeyboardInterrupt as err:
+        raise _fail(
+            RuntimeError(f"interrupted; nothing written to {out}"), 130
+        ) from err
+    if not quiet:
+        _cohort_table(outputs)
 
 
 @app.command()

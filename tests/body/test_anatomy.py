@@ -81,7 +81,7 @@ def test_unknown_organ_in_edge_is_named_with_close_match() -> None:
     d = _default_dict()
     _edge(d, "portal", "liver")["target"] = "livr"
     with pytest.raises(
-        ConfigError, match=r"portal -> livr.*unknown organ 'livr'.*liver"
+        ConfigError, match=r"target: unknown organ 'livr' \(edge portal -> livr.*liver"
     ):
         validate_anatomy(d)
 
@@ -148,7 +148,7 @@ def test_pool_with_arrest_probability_is_refused() -> None:
 def test_edge_into_primary_and_duplicate_names_are_refused() -> None:
     d = _default_dict()
     _edge(d, "arterial", "rest_of_body")["target"] = "breast"
-    with pytest.raises(ConfigError, match=r"arterial -> breast.*enter the primary"):
+    with pytest.raises(ConfigError, match=r"enter the primary \(edge arterial -> breast"):
         validate_anatomy(d)
     d = _default_dict()
     d["organs"].append({"name": "lungs", "kind": "capillary_bed"})

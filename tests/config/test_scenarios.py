@@ -40,7 +40,10 @@ from metastroma.config import (
 from metastroma.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
-SCENARIO_FILES = sorted((REPO / "scenarios").glob("*.yaml"))
+# Tissue scenarios; cohort scenarios (cohort_*.yaml) are checked in tests/cli/test_cohort_cli.py.
+SCENARIO_FILES = sorted(
+    p for p in (REPO / "scenarios").glob("*.yaml") if not p.name.startswith("cohort_")
+)
 
 
 # --------------------------------------------------------------------------- examples

@@ -86,11 +86,11 @@ _DEATH_CODES = {
 }
 
 #: Patients per compiled call (memory: chunk × slab colonies × 11 float64).
-CHUNK_PATIENTS = 4096
+CHUNK_PATIENTS = 1024
 #: Patients handed to a thread at a time (numba.parallel_chunksize).
 PARALLEL_CHUNK = 4
 #: Colony rows reserved per patient in a chunk; patients with more are re-run together.
-SLAB_COLONIES = 64
+SLAB_COLONIES = 128
 
 END_REASONS = ("", "surgery", "adjuvant")
 
@@ -271,13 +271,13 @@ def _patient_draws(
 def _growth_within_window(
     sc: CohortScenario, ids: I64Array, det_cells: F64Array
 ) -> tuple[PatientGrowth, F64Array]:
-    """Growth rates whose primary is diagnosed within ``max_years_onset_to_diagnosis``.
+    """Growth rates whose primary is diagnosed within ``max_onset_to_diagnosis_years``.
 
     A patient whose draw takes longer redraws (draw index 1, 2, …) until it does: a
     rejection sampler over rounds, not patients, that keeps patient k's rate a function of
     (seed, k) only.
     """
-    window = sc.max_years_onset_to_diagnosis * 365.25
+    window = sc.max_onset_to_diagnosis_years * 365.25
     growth = sample_patient_growth(sc.growth, ids, sc.seed)
     rate = growth.rate.copy()
     t_dx = time_to_cells(growth, det_cells)
@@ -287,8 +287,8 @@ def _growth_within_window(
         draw += 1
         if draw > 1000:
             raise ValueError(
-                "max_years_onset_to_diagnosis: no growth rate diagnosed within "
-                f"{sc.max_years_onset_to_diagnosis:g} years after 1000 redraws; raise it"
+                "max_onset_to_diagnosis_years: no growth rate diagnosed within "
+                f"{sc.max_onset_to_diagnosis_years:g} years after 1000 redraws; raise it"
             )
         g = sc.growth
         rate[bad] = lognormal_per_patient(
@@ -448,21 +448,21 @@ def simulate_cohort(
         fits = np.where(counts > SLAB_COLONIES, 0, counts)
         mask = np.arange(SLAB_COLONIES)[None, :] < fits[:, None]
         colony_blocks.append((np.repeat(np.arange(start, stop), fits), c[mask]))
-        if over.size:  # patients with more colonies than the slab: re-run them together
-            cap = int(counts[over].max())
-            d1 = {key: v[over] for key, v in draws.items()}
-            c1 = _run_kernel(sc, plan, ids[over], d1, cap)[4]
-            mask = np.arange(cap)[None, :] < counts[over][:, None]
-            colony_blocks.append((np.repeat(start + over, counts[over]), c1[mask]))
+        if p[:, _body.P_CAP_REACHED].any():
+            _refuse_capped(sc, ids, p)
+        if (
+            over.size
+        ):  # crowded patients: re-run in buckets of similar size (2× at most)
+            caps = 2 ** np.ceil(np.log2(counts[over])).astype(np.int64)
+            for cap in np.unique(caps):  # loop over size buckets, not patients
+                sel = over[caps == cap]
+                d1 = {key: v[sel] for key, v in draws.items()}
+                c1 = _run_kernel(sc, plan, ids[sel], d1, int(cap))[4]
+                mask = np.arange(cap)[None, :] < counts[sel][:, None]
+                colony_blocks.append((np.repeat(start + sel, counts[sel]), c1[mask]))
+                del c1
         if progress is not None:
             progress(stop - start)
-    capped = np.flatnonzero(out_p[:, _body.P_CAP_REACHED] > 0)
-    if capped.size:
-        raise ValueError(
-            f"patient {int(ids_all[capped[0]])} (and {capped.size - 1} others) reached "
-            f"max_colonies_per_patient = {sc.max_colonies_per_patient}; raise it or lower "
-            "the shedding/colonisation parameters"
-        )
     rows = (
         np.concatenate([b[0] for b in colony_blocks])
         if colony_blocks
@@ -489,6 +489,15 @@ def simulate_cohort(
     patients = _patients_table(sc, plan, ids_all, draws_all, out_p, rows, cols)
     metastases = _metastases_table(sc, plan, ids_all, out_p, rows, cols)
     return CohortResult(patients, metastases, ledger, plan, sc)
+
+
+def _refuse_capped(sc: CohortScenario, ids: I64Array, out_p: F64Array) -> None:
+    capped = np.flatnonzero(out_p[:, _body.P_CAP_REACHED] > 0)
+    raise ValueError(
+        f"patient {int(ids[capped[0]])} (and {capped.size - 1} others in its chunk) reached "
+        f"max_colonies_per_patient = {sc.max_colonies_per_patient}; raise it or lower "
+        "the shedding/colonisation parameters"
+    )
 
 
 def _distant_mask(plan: CohortPlan) -> np.ndarray:
@@ -580,6 +589,10 @@ def _metastases_table(
     an = plan.anatomy
     names = np.array(an.names, dtype=object)
     t_dx = out_p[rows, _body.P_DIAGNOSIS]
+
+    def text(values: np.ndarray) -> pd.arrays.ArrowStringArray:
+        return pd.array(values, dtype="string[pyarrow]")  # compact (dictionary-free)
+
     t_end = out_p[rows, _body.P_END]
     organ = cols[:, _body.C_ORGAN].astype(np.int64)
     det = cols[:, _body.C_DETECTED]
@@ -589,19 +602,21 @@ def _metastases_table(
     return pd.DataFrame(
         {
             "patient_id": ids[rows] if rows.size else np.zeros(0, np.int64),
-            "organ": names[organ],
+            "organ": text(names[organ]),
             "is_distant": _distant_mask(plan)[organ],
-            "founder": kind,
-            "source_organ": names[cols[:, _body.C_SOURCE_ORGAN].astype(np.int64)],
+            "founder": text(kind),
+            "source_organ": text(names[cols[:, _body.C_SOURCE_ORGAN].astype(np.int64)]),
             "generation": cols[:, _body.C_GENERATION].astype(np.int64),
             "founding_cells": cols[:, _body.C_FOUNDING],
             "seeded_day": cols[:, _body.C_SEEDED] - t_dx,
             "wake_day": cols[:, _body.C_WAKE] - t_dx,
             "detected_day": np.where(detected, det - t_dx, np.nan),
             "ended_day": np.where(np.isfinite(ended), ended - t_dx, np.nan),
-            "end_reason": np.array(END_REASONS, dtype=object)[
-                cols[:, _body.C_END_REASON].astype(np.int64)
-            ],
+            "end_reason": text(
+                np.array(END_REASONS, dtype=object)[
+                    cols[:, _body.C_END_REASON].astype(np.int64)
+                ]
+            ),
             "cells_at_end": cols[:, _body.C_CELLS_END],
             "diameter_mm_at_end": cells_to_diameter_mm(
                 cols[:, _body.C_CELLS_END], sc.growth.cells_per_mm3

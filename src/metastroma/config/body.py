@@ -262,21 +262,22 @@ class AnatomyConfig(_Model):
                 if end not in kind_of:
                     near = difflib.get_close_matches(end, names, n=3)
                     hint = f"; did you mean {', '.join(near)}?" if near else ""
+                    side = "source" if end == e.source else "target"
                     raise ValueError(
-                        f"edges[{i}] {e.label}: unknown organ {end!r}{hint}"
+                        f"edges[{i}].{side}: unknown organ {end!r} (edge {e.label}){hint}"
                     )
             if e.source == e.target:
                 raise ValueError(
-                    f"edges[{i}] {e.label}: an edge may not loop to itself"
+                    f"edges[{i}].target: an edge may not loop to itself (edge {e.label})"
                 )
             if kind_of[e.target] == "primary":
                 raise ValueError(
-                    f"edges[{i}] {e.label}: no edge may enter the primary "
+                    f"edges[{i}].target: no edge may enter the primary (edge {e.label}) "
                     f"(re-seeding of the primary is not modelled)"
                 )
             key = (e.source, e.target, e.kind)
             if key in pairs:
-                raise ValueError(f"edges[{i}] {e.label}: duplicate edge")
+                raise ValueError(f"edges[{i}]: duplicate edge {e.label}")
             pairs.add(key)
             out_sum[e.source] += e.flow_fraction
 

@@ -65,8 +65,8 @@ class SheddingConfig(_Model):
         le=1.0,
         description="P_circ of a cluster; 0.5 (range 0.3–0.8) [A] Table 7.5 (MetaSpread's single:cluster ratio 50 [C], Aceto 2014's 23–50-fold potential [V]).",
     )
-    cluster_size_cells: float = Field(
-        5.0,
+    cluster_size_cells: int = Field(
+        5,
         ge=2.0,
         le=50.0,
         description="Mean number of cells in a shed cluster, n_cl; clusters hold 2–50 cells (Aceto 2014 [V]); mean 5 [A] (range 2–50). The link hands the mean over (SCIENCE.md §10.1).",
@@ -204,7 +204,7 @@ class CohortScenario(_Model):
         le=60.0,
         description="Follow-up after diagnosis, years; patients alive at its end are censored. 15 y covers the lifetime relapse figure K1 (SCIENCE.md §9.7).",
     )
-    max_years_onset_to_diagnosis: float = Field(
+    max_onset_to_diagnosis_years: float = Field(
         30.0,
         gt=0.0,
         le=100.0,
@@ -256,7 +256,7 @@ class CohortScenario(_Model):
                 near = difflib.get_close_matches(organ, names, n=3)
                 hint = f"; did you mean {', '.join(near)}?" if near else ""
                 raise ValueError(
-                    f"surgery.removes_organs.{i}: unknown organ {organ!r}{hint}; "
+                    f"surgery.removes_organs[{i}]: unknown organ {organ!r}{hint}; "
                     f"organs are {', '.join(names)}"
                 )
         return self

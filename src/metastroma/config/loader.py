@@ -47,6 +47,7 @@ UNIT_SUFFIXES = {
     "_cells": "cells",
     "_years": "years",
     "_h": "h",
+    "_per_mm3": "1/mm³",
 }
 
 

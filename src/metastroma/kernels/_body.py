@@ -101,7 +101,7 @@ def poisson_draw(mean: float, seed: int, counter: int, pid: int, stream: int) ->
         z = math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
         k = math.floor(mean + math.sqrt(mean) * z + 0.5)
         return int(max(k, 0.0))
-    parts = int(math.ceil(mean / 30.0))
+    parts = math.ceil(mean / 30.0)
     m = mean / parts
     total = 0
     for s in range(parts):
@@ -206,6 +206,11 @@ def cum_cells(
         return n0 * t
     if law == LAW_GOMPERTZ:
         big = math.log(plateau / n0)
+        log_x = math.log(big) - rate * t
+        if (
+            log_x < -700.0
+        ):  # e^{−bt} underflows: E₁(x) = −γ − ln x + O(x) at the plateau
+            return plateau / rate * (-_EULER_GAMMA - log_x - exp1(big))
         return plateau / rate * (exp1(big * math.exp(-rate * t)) - exp1(big))
     if law == LAW_EXPONENTIAL:
         return n0 * math.expm1(rate * t) / rate
@@ -594,10 +599,13 @@ def simulate_patient(
                 if removed[org]:
                     col[C_ENDED] = t_dx
                     col[C_END_REASON] = END_SURGERY
-                elif adjuvant_kill > 0.0 and col[C_DETECTED] > t_dx:
-                    if _u(seed, c, pid, rng.COHORT_ADJUVANT) < adjuvant_kill:
-                        col[C_ENDED] = t_dx
-                        col[C_END_REASON] = END_ADJUVANT
+                elif (
+                    adjuvant_kill > 0.0
+                    and col[C_DETECTED] > t_dx
+                    and _u(seed, c, pid, rng.COHORT_ADJUVANT) < adjuvant_kill
+                ):
+                    col[C_ENDED] = t_dx
+                    col[C_END_REASON] = END_ADJUVANT
             kept_active = 0
             for a in range(n_active):  # drop removed colonies from the active list
                 if buf[active[a], C_ENDED] == math.inf:
@@ -616,8 +624,22 @@ def simulate_patient(
                 if hazard_cum + h * (t1 - t) >= death_draw:
                     death = t + (death_draw - hazard_cum) / h
                 hazard_cum += h * (t1 - t)
-            if death_model != DEATH_HAZARD and burden >= lethal_burden and death == math.inf:
+            if (
+                death_model != DEATH_HAZARD
+                and burden >= lethal_burden
+                and death == math.inf
+            ):
                 death = t1
+        if death < t1:
+            # colonies seeded in this step after the death never existed: they are the
+            # newest rows (index ≥ n_start) and have no children yet
+            kept = n_start
+            for c in range(n_start, n):
+                if buf[c, C_SEEDED] <= death:
+                    if kept != c:
+                        buf[kept, :] = buf[c, :]
+                    kept += 1
+            n = kept
         t = min(t1, death)
         if cap_reached > 0.0 or (diagnosed and t >= t_stop) or death < math.inf:
             break

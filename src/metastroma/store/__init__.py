@@ -10,6 +10,12 @@ from metastroma.store.checkpoint import (
     read_checkpoint,
     write_checkpoint,
 )
+from metastroma.store.cohort import (
+    CohortOutputs,
+    check_cohort_out,
+    read_cohort,
+    write_cohort,
+)
 from metastroma.store.manifest import read_manifest, write_manifest
 from metastroma.store.readers import (
     read_cells,
@@ -25,19 +31,23 @@ from metastroma.store.writers import (
 )
 
 __all__ = [
+    "CohortOutputs",
     "FieldsWriter",
     "MetricsWriter",
     "SnapshotWriter",
     "build_dir_atomic",
+    "check_cohort_out",
     "latest_checkpoint",
     "read_cells",
     "read_checkpoint",
+    "read_cohort",
     "read_fields",
     "read_manifest",
     "read_metrics",
     "read_positions_csv",
     "trigger_for",
     "write_checkpoint",
+    "write_cohort",
     "write_json_atomic",
     "write_manifest",
     "write_parquet_atomic",

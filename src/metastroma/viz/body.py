@@ -525,10 +525,12 @@ def size_distribution_figure(
                 color="#b2182b",
             )
         ax.set_title(f"{organ.replace('_', ' ')} (n = {int(sel.sum())})", fontsize=9)
+        # dormant 1–5-cell colonies outnumber detected ones 10–100-fold: log counts
+        ax.set_yscale("symlog", linthresh=1.0)
         ax.tick_params(labelsize=8)
         ax.tick_params(axis="x", labelbottom=True)
         if k % n_cols == 0:
-            ax.set_ylabel("metastases", fontsize=8)
+            ax.set_ylabel("metastases (log scale)", fontsize=8)
         if k // n_cols == n_rows - 1 or k + n_cols >= len(organs):
             ax.set_xlabel("log10 cells at end", fontsize=8)
     for k in range(len(organs), n_rows * n_cols):  # unused panels
