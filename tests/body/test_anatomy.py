@@ -148,7 +148,9 @@ def test_pool_with_arrest_probability_is_refused() -> None:
 def test_edge_into_primary_and_duplicate_names_are_refused() -> None:
     d = _default_dict()
     _edge(d, "arterial", "rest_of_body")["target"] = "breast"
-    with pytest.raises(ConfigError, match=r"enter the primary \(edge arterial -> breast"):
+    with pytest.raises(
+        ConfigError, match=r"enter the primary \(edge arterial -> breast"
+    ):
         validate_anatomy(d)
     d = _default_dict()
     d["organs"].append({"name": "lungs", "kind": "capillary_bed"})
