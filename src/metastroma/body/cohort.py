@@ -94,6 +94,25 @@ SLAB_COLONIES = 128
 
 END_REASONS = ("", "surgery", "adjuvant")
 
+#: Colony columns kept after the compiled loop (the others are its scheduling state).
+_KEEP = np.array(
+    [
+        _body.C_ORGAN,
+        _body.C_KIND,
+        _body.C_SOURCE,
+        _body.C_SOURCE_ORGAN,
+        _body.C_GENERATION,
+        _body.C_FOUNDING,
+        _body.C_SEEDED,
+        _body.C_WAKE,
+        _body.C_DETECTED,
+        _body.C_ENDED,
+        _body.C_END_REASON,
+        _body.C_CELLS_END,
+    ]
+)
+_K = {int(c): i for i, c in enumerate(_KEEP)}
+
 #: Largest clinical detection diameter drawn, mm: the log-normal tail is cut here [A]
 #: (T4 tumours of 10 cm are seen; larger ones are not diagnosed "by size").
 MAX_PRIMARY_DIAMETER_MM = 100.0
@@ -447,34 +466,31 @@ def simulate_cohort(
         over = np.flatnonzero(counts > SLAB_COLONIES)
         fits = np.where(counts > SLAB_COLONIES, 0, counts)
         mask = np.arange(SLAB_COLONIES)[None, :] < fits[:, None]
-        colony_blocks.append((np.repeat(np.arange(start, stop), fits), c[mask]))
+        chunk = [(np.repeat(np.arange(start, stop), fits), c[mask][:, _KEEP])]
+        del c
         if p[:, _body.P_CAP_REACHED].any():
             _refuse_capped(sc, ids, p)
-        if (
-            over.size
-        ):  # crowded patients: re-run in buckets of similar size (2× at most)
+        # crowded patients: re-run in buckets of similar size (2× at most)
+        if over.size:
             caps = 2 ** np.ceil(np.log2(counts[over])).astype(np.int64)
             for cap in np.unique(caps):  # loop over size buckets, not patients
                 sel = over[caps == cap]
                 d1 = {key: v[sel] for key, v in draws.items()}
                 c1 = _run_kernel(sc, plan, ids[sel], d1, int(cap))[4]
                 mask = np.arange(cap)[None, :] < counts[sel][:, None]
-                colony_blocks.append((np.repeat(start + sel, counts[sel]), c1[mask]))
+                chunk.append((np.repeat(start + sel, counts[sel]), c1[mask][:, _KEEP]))
                 del c1
+        # patient order (creation order within a patient), chunk by chunk
+        rows_c = np.concatenate([b[0] for b in chunk])
+        order = np.argsort(rows_c, kind="stable")
+        colony_blocks.append(
+            (rows_c[order], np.concatenate([b[1] for b in chunk])[order])
+        )
         if progress is not None:
             progress(stop - start)
-    rows = (
-        np.concatenate([b[0] for b in colony_blocks])
-        if colony_blocks
-        else np.zeros(0, np.int64)
-    )
-    cols = (
-        np.concatenate([b[1] for b in colony_blocks])
-        if colony_blocks
-        else np.zeros((0, _body.N_COLONY_COLS))
-    )
-    order = np.argsort(rows, kind="stable")  # patient order; creation order within
-    rows, cols = rows[order], cols[order]
+    rows = np.concatenate([b[0] for b in colony_blocks])
+    cols = np.concatenate([b[1] for b in colony_blocks])
+    del colony_blocks
     _body.draw_ledger(
         ids_all,
         sc.seed,
@@ -536,15 +552,15 @@ def _patients_table(
     t_end = out_p[:, _body.P_END]
     first = out_p[:, _body.P_FIRST_DISTANT]
     death = out_p[:, _body.P_DEATH]
-    organ = cols[:, _body.C_ORGAN].astype(np.int64)
+    organ = cols[:, _K[_body.C_ORGAN]].astype(np.int64)
     distant = _distant_mask(plan)[organ]
-    det = cols[:, _body.C_DETECTED]
-    ended = cols[:, _body.C_ENDED]
+    det = cols[:, _K[_body.C_DETECTED]]
+    ended = cols[:, _K[_body.C_ENDED]]
     seen = distant & (det <= t_end[rows]) & (ended > det)
     window = sc.detection.staging_window_days
     at_first = seen & (det <= first[rows] + window)
     thr = an.detection_threshold_cells[organ]
-    visible_end = distant & (cols[:, _body.C_CELLS_END] >= thr)
+    visible_end = distant & (cols[:, _K[_body.C_CELLS_END]] >= thr)
     n_visible = np.bincount(rows[visible_end], minlength=n)
     has_met = np.isfinite(first)
     observed = np.isfinite(death)
@@ -594,32 +610,34 @@ def _metastases_table(
         return pd.array(values, dtype="string[pyarrow]")  # compact (dictionary-free)
 
     t_end = out_p[rows, _body.P_END]
-    organ = cols[:, _body.C_ORGAN].astype(np.int64)
-    det = cols[:, _body.C_DETECTED]
-    ended = cols[:, _body.C_ENDED]
+    organ = cols[:, _K[_body.C_ORGAN]].astype(np.int64)
+    det = cols[:, _K[_body.C_DETECTED]]
+    ended = cols[:, _K[_body.C_ENDED]]
     detected = (det <= t_end) & (ended > det)
-    kind = np.where(cols[:, _body.C_KIND] > 0, "cluster", "single").astype(object)
+    kind = np.where(cols[:, _K[_body.C_KIND]] > 0, "cluster", "single").astype(object)
     return pd.DataFrame(
         {
             "patient_id": ids[rows] if rows.size else np.zeros(0, np.int64),
             "organ": text(names[organ]),
             "is_distant": _distant_mask(plan)[organ],
             "founder": text(kind),
-            "source_organ": text(names[cols[:, _body.C_SOURCE_ORGAN].astype(np.int64)]),
-            "generation": cols[:, _body.C_GENERATION].astype(np.int64),
-            "founding_cells": cols[:, _body.C_FOUNDING],
-            "seeded_day": cols[:, _body.C_SEEDED] - t_dx,
-            "wake_day": cols[:, _body.C_WAKE] - t_dx,
+            "source_organ": text(
+                names[cols[:, _K[_body.C_SOURCE_ORGAN]].astype(np.int64)]
+            ),
+            "generation": cols[:, _K[_body.C_GENERATION]].astype(np.int64),
+            "founding_cells": cols[:, _K[_body.C_FOUNDING]],
+            "seeded_day": cols[:, _K[_body.C_SEEDED]] - t_dx,
+            "wake_day": cols[:, _K[_body.C_WAKE]] - t_dx,
             "detected_day": np.where(detected, det - t_dx, np.nan),
             "ended_day": np.where(np.isfinite(ended), ended - t_dx, np.nan),
             "end_reason": text(
                 np.array(END_REASONS, dtype=object)[
-                    cols[:, _body.C_END_REASON].astype(np.int64)
+                    cols[:, _K[_body.C_END_REASON]].astype(np.int64)
                 ]
             ),
-            "cells_at_end": cols[:, _body.C_CELLS_END],
+            "cells_at_end": cols[:, _K[_body.C_CELLS_END]],
             "diameter_mm_at_end": cells_to_diameter_mm(
-                cols[:, _body.C_CELLS_END], sc.growth.cells_per_mm3
+                cols[:, _K[_body.C_CELLS_END]], sc.growth.cells_per_mm3
             ),
         }
     )
