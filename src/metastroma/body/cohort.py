@@ -268,7 +268,14 @@ def _patient_draws(
         [relative_intravasation(sc.ddr2, a) for a in plan.relative_activity]
     )
     m_grow = np.array([growth_multiplier(sc.ddr2, a) for a in plan.relative_activity])
-    shed_scale = sc.shedding.hazard_per_day * r_intra[category] * mult
+    # shed ∝ N^γs, normalised at the reference size where h_shed was measured
+    sh = sc.shedding
+    shed_scale = (
+        sh.hazard_per_day
+        * sh.reference_size_cells ** (1.0 - sh.size_exponent)
+        * r_intra[category]
+        * mult
+    )
     organ_mult = (
         sc.growth.metastasis_rate_multiplier
         * plan.anatomy.growth_rate_multiplier[None, :]
@@ -382,6 +389,7 @@ def _simulate(
         draws["colony_mult"],
         draws["t_dx"],
         draws["shed_scale"],
+        sc.shedding.size_exponent,
         plan.found,
         plan.found.sum(axis=(1, 3)),
         draws["category"],

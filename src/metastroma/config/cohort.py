@@ -41,6 +41,18 @@ class SheddingConfig(_Model):
         le=1.0,
         description="Per-cell shedding hazard h_shed, 1/day: 3.2 × 10⁶ cells g⁻¹ day⁻¹ (Butler & Gullino 1975 [V]) at 10⁹ cells/g [D]; range 3.2 × 10⁻³ – 3.2 × 10⁻² (SCIENCE.md Table 7.5).",
     )
+    size_exponent: float = Field(
+        0.5,
+        ge=0.5,
+        le=1.0,
+        description="γ_s: a tumour of N cells sheds h_shed · N_ref · (N/N_ref)^γs cells/day. 1 = every cell sheds alike (Benzekry's γ = 1 [V]); 2/3 = shedding from a vascularised surface (Iwata 2000 fit 0.663 [M]). [A] range 0.5–1; calibrated to 0.5 (docs/body-scale.md): with γs = 1 too few colonies are seeded early enough to be detectable at diagnosis (K2). Only 1 with the power growth law.",
+    )
+    reference_size_cells: float = Field(
+        4.2e9,
+        ge=1.0,
+        le=1.0e13,
+        description="N_ref, the size at which h_shed holds exactly when γs < 1: 4.2 × 10⁹ cells (a 2-cm, 4.2-g tumour [D]; Butler & Gullino measured 2–4 g tumours [V]).",
+    )
     patient_sigma_log: float = Field(
         1.5,
         ge=0.0,
@@ -78,10 +90,10 @@ class SheddingConfig(_Model):
         description="P_macro, share of micrometastases that become macroscopic, growing colonies; 0.01 (range 0.01–0.05) [A]; Luzzi 1998 [M] ⇒ ≈ 0.01 [D] (SCIENCE.md Table 7.5). Micrometastases that fail stay dormant (Chambers 2001 [V]: dormancy of single cells and micrometastases).",
     )
     dormancy_mean_days: float = Field(
-        1460.0,
+        1095.0,
         ge=0.0,
         le=3650.0,
-        description="Mean of the exponential delay between seeding and outgrowth of a colony (wake-up), days; 0 = grows at once (Benzekry's τ0 = 0). Calibrated to 1460 d (4 y) within the 0–1826 d range of SCIENCE.md Table 7.5 [A], so that relapses continue past 5 years (K1 vs K6); dormancy of single cells and micrometastases: Chambers 2001 [V].",
+        description="Mean of the exponential delay between seeding and outgrowth of a colony (wake-up), days; 0 = grows at once (Benzekry's τ0 = 0). Calibrated to 1095 d (3 y) within the 0–1826 d range of SCIENCE.md Table 7.5 [A], so that relapses continue past 5 years (K1 vs K6); dormancy of single cells and micrometastases: Chambers 2001 [V].",
     )
 
 
@@ -161,10 +173,10 @@ class SurgeryConfig(_Model):
         description="Organs whose deposits are cleared with the primary at diagnosis: axillary surgery (sentinel-node biopsy or dissection) and regional nodal irradiation of the internal-mammary chain [A]; organ names of the anatomy. Without regional treatment, untreated nodal disease grows to the lethal burden.",
     )
     adjuvant_kill_probability: float = Field(
-        0.0,
+        0.5,
         ge=0.0,
         le=1.0,
-        description="Probability that adjuvant systemic therapy at surgery eradicates each remaining colony (dormant or growing) [A] (range 0–0.5; default 0: no adjuvant therapy).",
+        description="Probability that adjuvant systemic therapy at surgery eradicates each remaining occult colony (dormant or growing). Calibrated to 0.5 [A] (range 0–0.6): the clinical figures (K1, K6) come from treated patients; adjuvant chemotherapy and endocrine therapy each cut recurrence by about a third to a half (EBCTCG meta-analyses [M]). 0 = no adjuvant therapy.",
     )
 
 
@@ -247,6 +259,15 @@ class CohortScenario(_Model):
     death: DeathConfig = Field(
         default_factory=DeathConfig, description="Death model (SCIENCE.md §9.6)."
     )
+
+    @model_validator(mode="after")
+    def _power_law_sheds_linearly(self) -> Self:
+        if self.growth.law == "power" and self.shedding.size_exponent != 1.0:
+            raise ValueError(
+                "shedding.size_exponent: must be 1 with the power growth law "
+                f"(got {self.shedding.size_exponent:g})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _organs_exist(self) -> Self:

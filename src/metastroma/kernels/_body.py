@@ -279,6 +279,22 @@ def inv_cum_cells(
     return t
 
 
+@njit(inline="always", cache=True)
+def shed_params(
+    law: int, n0: float, rate: float, plateau: float, gamma_s: float
+) -> tuple[float, float, float]:
+    """(n0, rate, plateau) of the curve N^γs, which sheds (SCIENCE.md §9.4, μN^γ).
+
+    N^γs is again a growth curve of the same law: Gompertz with n0^γs and N∞^γs (same b),
+    exponential with n0^γs and rate γs·a; the power law only with γs = 1.
+    """
+    if gamma_s == 1.0 or law == LAW_POWER:
+        return n0, rate, plateau
+    if law == LAW_GOMPERTZ:
+        return n0**gamma_s, rate, plateau**gamma_s
+    return n0**gamma_s, rate * gamma_s, plateau
+
+
 @njit(cache=True)
 def event_time_lower_bound(
     law: int, n0: float, rate: float, plateau: float, gamma_g: float, x: float
@@ -368,6 +384,7 @@ def _seed(
     det_cells: np.ndarray,
     dormancy_mean: float,
     shed_scale: float,
+    gamma_s: float,
 ) -> np.ndarray:
     """Write colony r, founded at day ts by a cell or cluster from organ ``org``."""
     n_org = found.shape[1]
@@ -412,8 +429,9 @@ def _seed(
     per_cell_day = shed_scale * found_total[dest]
     if per_cell_day > 0.0:
         row[C_TARGET] = _threshold(seed, r + 1, 0, pid) / per_cell_day
+        a, b, c = shed_params(law, f0, rc, plateau, gamma_s)
         row[C_NEXT] = wake + event_time_lower_bound(
-            law, f0, rc, plateau, gamma_g, row[C_TARGET]
+            law, a, b, c, gamma_g, row[C_TARGET]
         )
         row[C_EXACT] = 0.0
     else:
@@ -433,7 +451,8 @@ def simulate_patient(
     gamma_g: float,
     colony_rate_mult: np.ndarray,  # (n_organs,) organ × DDR2 growth multipliers
     t_primary_dx: float,
-    shed_scale: float,  # h_shed × r_intra × patient multiplier, 1/day
+    shed_scale: float,  # h_shed × r_intra × patient multiplier × N_ref^(1−γs), 1/day
+    gamma_s: float,  # size exponent of shedding, shed ∝ N^γs
     found: np.ndarray,  # (2, n_organs, n_organs) founding probability per shed cell
     found_total: np.ndarray,  # (n_organs,) Σ over kind and destination
     founding_cells: np.ndarray,  # (2,) cells founding a colony: 1, n_cl
@@ -485,14 +504,13 @@ def simulate_patient(
     active = np.empty(16, dtype=np.int64)  # colonies not removed, in creation order
     n_active = 0
     primary_rate = shed_scale * found_total[primary]  # colonies per primary cell-day
+    p_n0, p_rate, p_plat = shed_params(law, n0_primary, rate, plateau, gamma_s)
     events_primary = 0
     target_primary = math.inf
     next_primary = math.inf
     if primary_rate > 0.0:
         target_primary = _threshold(seed, 0, 0, pid) / primary_rate
-        next_primary = inv_cum_cells(
-            law, n0_primary, rate, plateau, gamma_g, target_primary
-        )
+        next_primary = inv_cum_cells(law, p_n0, p_rate, p_plat, gamma_g, target_primary)
         events_primary = 1
     while True:
         t1 = min(t + dt, t_stop if diagnosed else t_dx)
@@ -507,7 +525,7 @@ def simulate_patient(
                 break
             buf = _seed(buf, n, primary, -1, 0.0, next_primary, pid, seed, found,
                         found_total, founding_cells, rate, colony_rate_mult, law, plateau,
-                        gamma_g, det_cells, dormancy_mean, shed_scale)  # fmt: skip
+                        gamma_g, det_cells, dormancy_mean, shed_scale, gamma_s)  # fmt: skip
             active = _push(active, n_active, n)
             nexts = _push_f(nexts, n, buf[n, C_NEXT])
             n_active += 1
@@ -515,7 +533,7 @@ def simulate_patient(
             target_primary += _threshold(seed, 0, events_primary, pid) / primary_rate
             events_primary += 1
             next_primary = inv_cum_cells(
-                law, n0_primary, rate, plateau, gamma_g, target_primary
+                law, p_n0, p_rate, p_plat, gamma_g, target_primary
             )
         # ---- each colony: seeding events, detection, burden
         for a in range(n_active_start):
@@ -541,9 +559,10 @@ def simulate_patient(
             wake = buf[c, C_WAKE]
             rc = buf[c, C_RATE]
             f0 = buf[c, C_FOUNDING]
+            s_n0, s_rate, s_plat = shed_params(law, f0, rc, plateau, gamma_s)
             if buf[c, C_EXACT] == 0.0:  # the bound has passed: find the event's day
                 nxt = wake + inv_cum_cells(
-                    law, f0, rc, plateau, gamma_g, buf[c, C_TARGET]
+                    law, s_n0, s_rate, s_plat, gamma_g, buf[c, C_TARGET]
                 )
                 buf[c, C_NEXT] = nxt
                 buf[c, C_EXACT] = 1.0
@@ -560,14 +579,14 @@ def simulate_patient(
                     break
                 buf = _seed(buf, n, org, c, gen, nxt, pid, seed, found, found_total,
                             founding_cells, rate, colony_rate_mult, law, plateau, gamma_g,
-                            det_cells, dormancy_mean, shed_scale)  # fmt: skip
+                            det_cells, dormancy_mean, shed_scale, gamma_s)  # fmt: skip
                 active = _push(active, n_active, n)
                 nexts = _push_f(nexts, n, buf[n, C_NEXT])
                 n_active += 1
                 n += 1
                 target += _threshold(seed, c + 1, events, pid) / per_cell_day
                 events += 1
-                nxt = wake + inv_cum_cells(law, f0, rc, plateau, gamma_g, target)
+                nxt = wake + inv_cum_cells(law, s_n0, s_rate, s_plat, gamma_g, target)
             buf[c, C_EVENTS] = events
             buf[c, C_TARGET] = target
             buf[c, C_NEXT] = nxt
@@ -651,7 +670,7 @@ def simulate_patient(
         first_distant = t_dx
     # cells shed by each source organ: ∫ N dt over its shedding life (closed form)
     shed_by_source[primary] += shed_scale * cum_cells(
-        law, n0_primary, rate, plateau, gamma_g, t_dx
+        law, p_n0, p_rate, p_plat, gamma_g, t_dx
     )
     burden = 0.0
     cap = out_colonies.shape[0]
@@ -665,8 +684,11 @@ def simulate_patient(
         life = min(t_end, col[C_ENDED]) - col[C_WAKE]
         if life > 0.0:
             org = int(col[C_ORGAN])
+            s_n0, s_rate, s_plat = shed_params(
+                law, col[C_FOUNDING], col[C_RATE], plateau, gamma_s
+            )
             shed_by_source[org] += shed_scale * cum_cells(
-                law, col[C_FOUNDING], col[C_RATE], plateau, gamma_g, life
+                law, s_n0, s_rate, s_plat, gamma_g, life
             )
         # ledger: a founder grows once awake, else it is still dormant
         org = int(col[C_ORGAN])
@@ -710,6 +732,7 @@ def simulate_patients(
     colony_rate_mult: np.ndarray,  # (n_patients, n_organs)
     t_primary_dx: np.ndarray,
     shed_scale: np.ndarray,
+    gamma_s: float,
     found: np.ndarray,  # (n_categories, 2, n_organs, n_organs)
     found_total: np.ndarray,  # (n_categories, n_organs)
     category: np.ndarray,  # (n_patients,) int64
@@ -740,7 +763,7 @@ def simulate_patients(
         c = category[i]
         simulate_patient(
             pids[i], seed, law, rate[i], n0_primary, plateau, gamma_g,
-            colony_rate_mult[i], t_primary_dx[i], shed_scale[i], found[c],
+            colony_rate_mult[i], t_primary_dx[i], shed_scale[i], gamma_s, found[c],
             found_total[c], founding_cells, primary, is_node, is_distant, removed,
             det_cells, hazard_ratio, follow_up, dt, death_model, hazard0,
             lethal_burden, death_draw[i], adjuvant_kill, dormancy_mean, max_colonies,

@@ -653,11 +653,15 @@ def organ_graph_figure(
                 connectionstyle=f"arc3,rad={rad}",
                 ax=ax,
             )
-    for twin in (False, True):  # straight edges, then curved twins
+    primary = {o.name for o in anatomy.organs if o.kind == "primary"}
+    # straight edges, then curved twins; labels of the primary's edges sit near it
+    for twin, from_primary in ((False, False), (False, True), (True, False)):
         labels = {
             (u, v): f"{100 * f:.3g} %"
             for u, v, f in g.edges(data="flow_fraction")
-            if f < 1.0 - 1e-9 and g.has_edge(v, u) == twin
+            if f < 1.0 - 1e-9
+            and g.has_edge(v, u) == twin
+            and (u in primary) == from_primary
         }
         if labels:
             nx.draw_networkx_edge_labels(
@@ -665,7 +669,7 @@ def organ_graph_figure(
                 pos,
                 edge_labels=labels,
                 font_size=7,
-                label_pos=0.6,
+                label_pos=0.8 if from_primary else 0.6,
                 rotate=False,
                 node_size=node_size,
                 connectionstyle=f"arc3,rad={0.15 if twin else 0.0}",
