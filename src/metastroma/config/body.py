@@ -386,14 +386,14 @@ HR_LUNG, HR_LIVER, HR_BRAIN = 1.378, 2.085, 1.903
 SOIL = {
     "axillary_nodes": 2.5e-3,
     "internal_mammary_nodes": 2.5e-3,
-    "lungs": 6.3e-6,
-    "bone_marrow": 3.6e-3,
-    "liver": 1.5e-2,
+    "lungs": 5.7e-6,
+    "bone_marrow": 4.1e-3,
+    "liver": 1.35e-2,
     "brain": 5.6e-3,
 }
 #: Soil of the other beds (kidneys, adrenals, gut/spleen/pancreas, rest of body): a tenth of
 #: the lungs' [A]; no series reports them as common first sites.
-SOIL_OTHER = 6.3e-7
+SOIL_OTHER = 5.7e-7
 
 #: Arterial (left-heart) outflow, % of cardiac output, adult female, ICRP 89 Table 2.40 [V]
 #: (SCIENCE.md Table 7.1). With the hepatic artery (6.5) and the portal beds (21) listed

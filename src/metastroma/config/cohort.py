@@ -173,10 +173,10 @@ class SurgeryConfig(_Model):
         description="Organs whose deposits are cleared with the primary at diagnosis: axillary surgery (sentinel-node biopsy or dissection) and regional nodal irradiation of the internal-mammary chain [A]; organ names of the anatomy. Without regional treatment, untreated nodal disease grows to the lethal burden.",
     )
     adjuvant_kill_probability: float = Field(
-        0.5,
+        0.55,
         ge=0.0,
         le=1.0,
-        description="Probability that adjuvant systemic therapy at surgery eradicates each remaining occult colony (dormant or growing). Calibrated to 0.5 [A] (range 0–0.6): the clinical figures (K1, K6) come from treated patients; adjuvant chemotherapy and endocrine therapy each cut recurrence by about a third to a half (EBCTCG meta-analyses [M]). 0 = no adjuvant therapy.",
+        description="Probability that adjuvant systemic therapy at surgery eradicates each remaining occult colony (dormant or growing). Calibrated to 0.55 [A] (range 0–0.6): the clinical figures (K1, K6) come from treated patients; adjuvant chemotherapy and endocrine therapy each cut recurrence by about a third to a half (EBCTCG meta-analyses [M]). 0 = no adjuvant therapy.",
     )
 
 
@@ -217,10 +217,10 @@ class CohortScenario(_Model):
         description="Follow-up after diagnosis, years; patients alive at its end are censored. 15 y covers the lifetime relapse figure K1 (SCIENCE.md §9.7).",
     )
     max_onset_to_diagnosis_years: float = Field(
-        30.0,
+        50.0,
         gt=0.0,
         le=100.0,
-        description="The cohort is of women whose primary is diagnosed at most this many years after its founding cell; a patient whose drawn growth rate would take longer redraws it (counter-based rejection: a truncated log-normal). Without it the log-normal rate (σ_log 1.26) gives 5 % of patients preclinical phases over 30 y and a few over a century. 30 y [A] (range 20–50; BCDDP sojourn 538 d and doublings 28–732 d [M]).",
+        description="The cohort is of women whose primary is diagnosed at most this many years after its founding cell; a patient whose drawn growth rate would take longer redraws it (counter-based rejection: a truncated log-normal). Without it the log-normal rate (σ_log 1.26) gives 5 % of patients preclinical phases over 30 y and a few over a century. 50 y [A] (range 20–50, calibrated at its top: shorter windows cut the slow growers that carry the mean 10 → 20 mm time, K12, and early dissemination, K2; BCDDP sojourn 538 d and doublings 28–732 d [M]).",
     )
     time_step_days: float = Field(
         7.0,
