@@ -208,6 +208,22 @@ def _reject_non_finite(
             _reject_non_finite(v, (*path, i), problems)
 
 
+def _refuse_non_finite(data: Any, source: str, node: yaml.Node | None) -> None:
+    """ConfigError naming file, line and key of every NaN or infinity in ``data``."""
+    problems: list[tuple] = []
+    _reject_non_finite(data, (), problems)
+    if problems:
+        msgs = []
+        for loc in problems:
+            line = _line_of(node, loc) if node is not None else None
+            where = f"{source}:{line}" if line else source
+            msgs.append(
+                f"{where}: {_path_text(loc)}: must be a finite number (NaN and infinity "
+                "are refused)"
+            )
+        raise ConfigError("\n".join(msgs))
+
+
 def scenario_from_dict(
     data: Any,
     source: str = "<scenario>",
@@ -237,18 +253,7 @@ def scenario_from_dict(
         raise ConfigError(
             f"{source}: a scenario must be a YAML mapping of keys, got {type(data).__name__}"
         )
-    problems: list[tuple] = []
-    _reject_non_finite(data, (), problems)
-    if problems:
-        msgs = []
-        for loc in problems:
-            line = _line_of(node, loc) if node is not None else None
-            where = f"{source}:{line}" if line else source
-            path = _path_text(loc)
-            msgs.append(
-                f"{where}: {path}: must be a finite number (NaN and infinity are refused)"
-            )
-        raise ConfigError("\n".join(msgs))
+    _refuse_non_finite(data, source, node)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
@@ -314,8 +319,10 @@ _UniqueKeyLoader.add_implicit_resolver(
 )
 
 
-def read_yaml(path: Path) -> tuple[Any, yaml.Node | None, str]:
+def read_yaml(path: Path, what: str = "file") -> tuple[Any, yaml.Node | None, str]:
     """Parse a YAML file; returns (data, composed node for line numbers, file name).
+
+    ``what`` names the file in messages ("scenario file", "cohort scenario", …).
 
     Raises
     ------
@@ -327,9 +334,9 @@ def read_yaml(path: Path) -> tuple[Any, yaml.Node | None, str]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as err:
-        raise ConfigError(f"{path}: file not found") from err
+        raise ConfigError(f"{path}: {what} not found") from err
     except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read file: {err}") from err
+        raise ConfigError(f"{path}: cannot read {what}: {err}") from err
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
@@ -339,7 +346,7 @@ def read_yaml(path: Path) -> tuple[Any, yaml.Node | None, str]:
         problem = getattr(err, "problem", None) or str(err)
         raise ConfigError(f"{where}: not valid YAML: {problem}") from err
     if data is None:
-        raise ConfigError(f"{source}: the file is empty")
+        raise ConfigError(f"{source}: the {what} is empty")
     return data, node, source
 
 
@@ -357,18 +364,7 @@ def model_from_dict(
         raise ConfigError(
             f"{source}: expected a YAML mapping of keys, got {type(data).__name__}"
         )
-    problems: list[tuple] = []
-    _reject_non_finite(data, (), problems)
-    if problems:
-        msgs = []
-        for loc in problems:
-            line = _line_of(node, loc) if node is not None else None
-            where = f"{source}:{line}" if line else source
-            msgs.append(
-                f"{where}: {_path_text(loc)}: must be a finite number (NaN and infinity "
-                "are refused)"
-            )
-        raise ConfigError("\n".join(msgs))
+    _refuse_non_finite(data, source, node)
     try:
         return model.model_validate(data)
     except ValidationError as err:
@@ -407,23 +403,7 @@ def load_scenario(path: Path, overrides: dict[str, Any] | None = None) -> Scenar
         Missing or unreadable file, YAML syntax error (with its line), or invalid content.
     """
     path = Path(path)
-    source = path.name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise ConfigError(f"{path}: scenario file not found") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read scenario file: {err}") from err
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        problem = getattr(err, "problem", None) or str(err)
-        raise ConfigError(f"{where}: not valid YAML: {problem}") from err
-    if data is None:
-        raise ConfigError(f"{source}: the scenario file is empty")
+    data, node, source = read_yaml(path, "scenario file")
     if overrides and isinstance(data, dict):
         data = {**data, **overrides}
     return scenario_from_dict(data, source=source, node=node, base_dir=path.parent)
