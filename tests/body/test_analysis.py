@@ -49,9 +49,14 @@ def cohort() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def test_doctests_of_the_module_pass() -> None:
-    result = doctest.testmod(an, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted >= 2
-    assert result.failed == 0
+    from metastroma.body import _frames
+
+    attempted = 0
+    for module in (an, _frames):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0
+        attempted += result.attempted
+    assert attempted >= 2
 
 
 @pytest.mark.parametrize(("k", "n"), [(0, 20), (3, 20), (10, 100), (57, 60), (40, 40)])

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from metastroma.body.analysis import wilson_interval
+from metastroma.body.analysis import K4_SITE_INVOLVEMENT_SHARES, wilson_interval
 from metastroma.body.anatomy import OrganKind
 from metastroma.body.cohort import CohortResult
 from metastroma.body.growth import PatientGrowth, diameter_mm_to_cells, time_to_cells
@@ -23,7 +23,7 @@ _YEAR = 365.25
 _MONTH = 30.4375
 
 #: Wu 2017 site-involvement shares at diagnosis, % (SCIENCE.md K4) [V]/[D].
-K4_SHARES = {"bone_marrow": 50.7, "lungs": 23.9, "liver": 19.7, "brain": 5.7}
+K4_SHARES = {k: 100.0 * v for k, v in K4_SITE_INVOLVEMENT_SHARES.items()}
 
 
 def _share(x: np.ndarray) -> tuple[float, float, float]:
