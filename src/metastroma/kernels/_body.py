@@ -306,21 +306,10 @@ def event_time_lower_bound(
 
 
 @njit(inline="always", cache=True)
-def _push(active: np.ndarray, n_active: int, index: int) -> np.ndarray:
-    """Append ``index`` at ``active[n_active]``, growing the array when full."""
-    if n_active >= active.shape[0]:
-        bigger = np.empty(2 * active.shape[0], dtype=np.int64)
-        bigger[:n_active] = active[:n_active]
-        active = bigger
-    active[n_active] = index
-    return active
-
-
-@njit(inline="always", cache=True)
-def _push_f(values: np.ndarray, n: int, value: float) -> np.ndarray:
-    """Set ``values[n] = value``, growing the array when full."""
+def _push(values: np.ndarray, n: int, value: float) -> np.ndarray:
+    """Set ``values[n] = value``, doubling the array (same dtype) when it is full."""
     if n >= values.shape[0]:
-        bigger = np.empty(2 * values.shape[0], dtype=np.float64)
+        bigger = np.empty(2 * values.shape[0], dtype=values.dtype)
         bigger[:n] = values[:n]
         values = bigger
     values[n] = value
@@ -527,7 +516,7 @@ def simulate_patient(
                         found_total, founding_cells, rate, colony_rate_mult, law, plateau,
                         gamma_g, det_cells, dormancy_mean, shed_scale, gamma_s)  # fmt: skip
             active = _push(active, n_active, n)
-            nexts = _push_f(nexts, n, buf[n, C_NEXT])
+            nexts = _push(nexts, n, buf[n, C_NEXT])
             n_active += 1
             n += 1
             target_primary += _threshold(seed, 0, events_primary, pid) / primary_rate
@@ -581,7 +570,7 @@ def simulate_patient(
                             founding_cells, rate, colony_rate_mult, law, plateau, gamma_g,
                             det_cells, dormancy_mean, shed_scale, gamma_s)  # fmt: skip
                 active = _push(active, n_active, n)
-                nexts = _push_f(nexts, n, buf[n, C_NEXT])
+                nexts = _push(nexts, n, buf[n, C_NEXT])
                 n_active += 1
                 n += 1
                 target += _threshold(seed, c + 1, events, pid) / per_cell_day
