@@ -172,7 +172,11 @@ def scenario_dict(
             "lethal_burden_cells": 1.0e12,
         },
         "surgery": {"removes_organs": [], "adjuvant_kill_probability": 0.0},
-        "death": {"model": "hazard", "median_survival_days": 800.0},
+        "death": {
+            "model": "hazard",
+            "median_survival_days": 800.0,
+            "frailty_sigma_log": 0.0,
+        },
     }
     return merge(base, over)
 
@@ -793,3 +797,13 @@ def test_empty_cohort_is_refused() -> None:
         simulate_cohort(sc, 0)
     with pytest.raises(ValueError, match=r"first_patient = -1"):
         simulate_cohort(sc, 5, first_patient=-1)
+
+
+def test_death_frailty_is_lognormal_with_mean_one() -> None:
+    death = {"model": "hazard_or_burden", "frailty_sigma_log": 0.9}
+    sc = scenario({"lungs": 1e-3}, seed=8, death=death)
+    fr = simulate_cohort(sc, 5_000).patients["death_frailty"].to_numpy()
+    assert abs(np.log(fr).std() - 0.9) < 0.04  # SE of the SD ≈ 0.009
+    assert abs(fr.mean() - 1.0) < 4 * fr.std() / math.sqrt(fr.size)
+    off = scenario({"lungs": 1e-3}, seed=8, death={"frailty_sigma_log": 0.0})
+    assert (simulate_cohort(off, 100).patients["death_frailty"] == 1.0).all()

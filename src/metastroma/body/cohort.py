@@ -282,6 +282,12 @@ def _patient_draws(
         * m_grow[category][:, None]
     )
     death_draw = -np.log(uniform01_many(seed, 0, ids, rng.COHORT_DEATH) + 2.0**-54)
+    # frailty: log-normal with mean 1, so the cohort's mean hazard stays h₀
+    sig = sc.death.frailty_sigma_log
+    frailty = lognormal_per_patient(
+        math.exp(-0.5 * sig * sig), sig, ids, seed, rng.COHORT_FRAILTY
+    )
+    hazard0 = math.log(2.0) / sc.death.median_survival_days * frailty
     return {
         "rate": growth.rate,
         "t_dx": t_dx,
@@ -291,6 +297,8 @@ def _patient_draws(
         "activity": act,
         "colony_mult": np.ascontiguousarray(organ_mult),
         "death_draw": death_draw,
+        "hazard0": hazard0,
+        "frailty": frailty,
     }
 
 
@@ -403,7 +411,7 @@ def _simulate(
         sc.follow_up_days,
         sc.time_step_days,
         _DEATH_CODES[sc.death.model],
-        math.log(2.0) / sc.death.median_survival_days,
+        draws["hazard0"],
         sc.detection.lethal_burden_cells,
         draws["death_draw"],
         sc.surgery.adjuvant_kill_probability,
@@ -591,6 +599,7 @@ def _patients_table(
             "ddr2_relative_activity": draws["activity"],
             "growth_rate": draws["rate"],
             "shedding_multiplier": draws["shed_mult"],
+            "death_frailty": draws["frailty"],
             "days_from_onset_to_diagnosis": t_dx,
             "primary_cells_at_diagnosis": cells_dx,
             "n_colonies": out_p[:, _body.P_N_COLONIES].astype(np.int64),

@@ -193,6 +193,12 @@ class DeathConfig(_Model):
         le=36525.0,
         description="Median survival of bone-only metastatic disease, days: h₀ = ln 2 / median = 8.6 × 10⁻⁴ /day at 2.2 y (luminal A, Kennecke 2010 [V]) [D]; range 730–913 (2–2.5 y).",
     )
+    frailty_sigma_log: float = Field(
+        1.2,
+        ge=0.0,
+        le=2.0,
+        description="σ of ln of a patient's frailty, a log-normal multiplier of the death hazard with mean 1 (shared-frailty models) [A] range 0–1.5: clinical survival with metastatic disease has a heavier tail than any constant hazard: no constant hazard meets K8 and K11 together; 1.2 is calibrated to both (docs/body-scale.md). 0 = no frailty.",
+    )
 
 
 class CohortScenario(_Model):

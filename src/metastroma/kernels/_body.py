@@ -735,7 +735,7 @@ def simulate_patients(
     follow_up: float,
     dt: float,
     death_model: int,
-    hazard0: float,
+    hazard0: np.ndarray,  # (n_patients,) 1/day, frailty included
     lethal_burden: float,
     death_draw: np.ndarray,
     adjuvant_kill: float,
@@ -754,7 +754,7 @@ def simulate_patients(
             pids[i], seed, law, rate[i], n0_primary, plateau, gamma_g,
             colony_rate_mult[i], t_primary_dx[i], shed_scale[i], gamma_s, found[c],
             found_total[c], founding_cells, primary, is_node, is_distant, removed,
-            det_cells, hazard_ratio, follow_up, dt, death_model, hazard0,
+            det_cells, hazard_ratio, follow_up, dt, death_model, hazard0[i],
             lethal_burden, death_draw[i], adjuvant_kill, dormancy_mean, max_colonies,
             shed_by_source[i], ledger_source[i], ledger_site[i], out_patient[i],
             out_colonies[i],
