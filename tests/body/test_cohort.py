@@ -807,3 +807,19 @@ def test_death_frailty_is_lognormal_with_mean_one() -> None:
     assert abs(fr.mean() - 1.0) < 4 * fr.std() / math.sqrt(fr.size)
     off = scenario({"lungs": 1e-3}, seed=8, death={"frailty_sigma_log": 0.0})
     assert (simulate_cohort(off, 100).patients["death_frailty"] == 1.0).all()
+
+
+def test_ddr2_low_tumours_shed_less_and_metastasise_less() -> None:
+    """§10.2 default curves: r_intra(0) = 0.35 scales shedding; m_grow(0) < 1."""
+    wt = rich(seed=9)
+    ko = rich(seed=9, ddr2={"high_fraction": 0.0, "relative_activity_low": 0.0})
+    n = 4000
+    a, b = simulate_cohort(wt, n), simulate_cohort(ko, n)
+    assert (b.patients["ddr2_relative_activity"] == 0.0).all()
+    # same patients (common random numbers): the primary sheds 0.35 × as much
+    prim = a.plan.anatomy.primary
+    ratio = b.ledger.shed[:, prim].sum() / a.ledger.shed[:, prim].sum()
+    assert ratio == pytest.approx(0.35, rel=0.02)
+    k_wt = int(a.patients["time_to_distant_metastasis_days"].notna().sum())
+    k_ko = int(b.patients["time_to_distant_metastasis_days"].notna().sum())
+    assert k_ko < k_wt - 4 * math.sqrt(k_wt + k_ko)
