@@ -112,13 +112,10 @@ def run_size(n: int, seed: int, timeout: float) -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, record: dict[str, Any]) -> None:
+    from metastroma.store.atomic import write_json_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w") as fh:
-        json.dump(record, fh, indent=2)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_json_atomic(path, record)
 
 
 def _git_commit() -> str:

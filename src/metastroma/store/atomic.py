@@ -68,6 +68,15 @@ def build_dir_atomic(path: Path, fill: Callable[[Path], None]) -> None:
     for f in tmp.iterdir():
         with open(f, "rb+") as fh:
             os.fsync(fh.fileno())
+    replace_dir(tmp, path)
+
+
+def replace_dir(tmp: Path, path: Path) -> None:
+    """Rename the finished directory ``tmp`` to ``path``.
+
+    An existing ``path`` is renamed aside first and removed only once the new one is in
+    place.
+    """
     old = path.with_name(f".{path.name}.old")
     if path.exists():
         if old.exists():

@@ -41,6 +41,7 @@ import yaml
 from metastroma.errors import RunDirectoryError
 from metastroma.store.atomic import (
     _fsync_dir,
+    replace_dir,
     write_bytes_atomic,
     write_json_atomic,
     write_parquet_atomic,
@@ -350,18 +351,14 @@ def write_cohort(
 
 
 def _move_into_place(tmp: Path, out_dir: Path) -> None:
-    """Rename the finished ``tmp`` to ``out_dir``, replacing what is there."""
-    old = out_dir.with_name(f".{out_dir.name}.old")
+    """Rename the finished ``tmp`` to ``out_dir``.
+
+    An empty ``out_dir`` is simply replaced; a run there (checked by
+    :func:`check_cohort_out` with force) is swapped out.
+    """
     if out_dir.is_dir() and not any(out_dir.iterdir()):
         out_dir.rmdir()
-    if out_dir.exists():  # a run, checked by check_cohort_out with force
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    _fsync_dir(out_dir.parent)
-    if old.exists():
-        shutil.rmtree(old)
+    replace_dir(tmp, out_dir)
 
 
 def read_cohort(out_dir: Path) -> dict[str, pd.DataFrame]:
