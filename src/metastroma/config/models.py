@@ -20,13 +20,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 import numpy as np
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
+from pydantic import Field, field_validator, model_validator
+
+from metastroma.config._base import _Model
+from metastroma.config.stroma import (
+    Ddr2Config,
+    EcmConfig,
+    IntravasationConfig,
+    MeasureConfig,
+    MscRulesConfig,
 )
 
 #: The largest number of voxels or cells a scenario may ask for (about 10 GB of state).
@@ -39,30 +41,17 @@ class CellKind(IntEnum):
 
     CANCER = 0
     MSC = 1
+    BENIGN = 2
 
 
-KIND_NAMES: dict[str, CellKind] = {"cancer": CellKind.CANCER, "msc": CellKind.MSC}
+KIND_NAMES: dict[str, CellKind] = {
+    "cancer": CellKind.CANCER,
+    "msc": CellKind.MSC,
+    "benign": CellKind.BENIGN,
+}
 
-
-class _Model(BaseModel):
-    """Base of every scenario model: frozen, unknown keys refused, values re-validated."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _numbers_are_numbers(cls, v: Any, info: ValidationInfo) -> Any:
-        """Refuse ``true`` or ``'3'`` where a number is expected (pydantic would coerce)."""
-        name = info.field_name
-        ann = cls.model_fields[name].annotation if name else None
-        numeric = ann in (float, int)
-        if ann == list[float] and isinstance(v, list):
-            bad = [x for x in v if isinstance(x, bool | str)]
-            if bad:
-                raise ValueError(f"must be numbers, got {bad[0]!r}")
-        if numeric and isinstance(v, bool | str):
-            raise ValueError(f"must be a number, got {type(v).__name__} {v!r}")
-        return v
+#: The names a scenario may give a cell type (keys of ``KIND_NAMES``).
+KindName = Literal["cancer", "msc", "benign"]
 
 
 # --------------------------------------------------------------------------- domain, time
@@ -290,9 +279,7 @@ class MechanicsConfig(_Model):
         le=3.0,
         description="ℓ, adhesion reach as a multiple of the radius [C] PC, all M24 configs (cancer 1.25).",
     )
-    adhesion_affinity: dict[
-        Literal["cancer", "msc"], Annotated[float, Field(ge=0.0, le=1.0)]
-    ] = Field(
+    adhesion_affinity: dict[KindName, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
         default_factory=dict,
         description="α(τ): affinity to each other cell type, 1 if not given [C] PC default 1.",
     )
@@ -552,11 +539,21 @@ class MscCellConfig(CellTypeConfig):
         return data
 
 
+class BenignCellConfig(CellTypeConfig):
+    """Benign (non-tumorigenic, MCF10A-like) epithelial cells: the G10 control of E5.
+
+    They share the cancer defaults for geometry, mechanics, motility and cycle [A] (MCF10A
+    parameters are not in SCIENCE.md); what sets them apart is DDR2 (``ddr2.benign``:
+    basal 0, induction competence 0, Toy 2015 [V qualitative], G10 [V]).
+    """
+
+
 class CellTypesConfig(_Model):
     """Cell types present in the scenario; a type not listed cannot be placed."""
 
     cancer: CancerCellConfig | None = Field(default_factory=CancerCellConfig)
     msc: MscCellConfig | None = None
+    benign: BenignCellConfig | None = None
 
     def items(self) -> list[tuple[CellKind, CellTypeConfig]]:
         """The defined types in kind order."""
@@ -574,7 +571,7 @@ class CellTypesConfig(_Model):
 class Placement(_Model):
     """Initial cells of one type: a disc/ball, a box, or positions from a CSV file."""
 
-    kind: Literal["cancer", "msc"] = Field("cancer", description="Cell type placed.")
+    kind: KindName = Field("cancer", description="Cell type placed.")
     shape: Literal["ball", "box", "csv"] = Field(
         "ball",
         description="'ball': uniform in a disc (2D) or ball (3D) of radius_um around center_um; "
@@ -666,6 +663,11 @@ class Scenario(_Model):
     oxygen: OxygenConfig = Field(default_factory=OxygenConfig)
     cell_types: CellTypesConfig = Field(default_factory=CellTypesConfig)
     initial_cells: list[Placement] = Field(default_factory=lambda: [Placement()])
+    ddr2: Ddr2Config = Field(default_factory=Ddr2Config)
+    ecm: EcmConfig = Field(default_factory=EcmConfig)
+    msc_rules: MscRulesConfig = Field(default_factory=MscRulesConfig)
+    intravasation: IntravasationConfig = Field(default_factory=IntravasationConfig)
+    measure: MeasureConfig = Field(default_factory=MeasureConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     numerics: NumericsConfig = Field(default_factory=NumericsConfig)
 
@@ -728,6 +730,30 @@ class Scenario(_Model):
                 raise ValueError(
                     f"oxygen.vessels.positions_um: each entry needs {dim} coordinates"
                 )
+        if self.ecm.enabled:
+            for ax, (lo, hi) in enumerate(
+                zip(self.domain.lower_um, self.domain.upper_um, strict=True)
+            ):
+                n = (hi - lo) / self.ecm.element_um
+                if abs(n - round(n)) > 1e-9 * max(1.0, n) or round(n) < 3:
+                    raise ValueError(
+                        f"ecm.element_um: the extent of axis {ax}, {hi - lo:g} µm, must be "
+                        f"a whole number (>= 3) of element_um = {self.ecm.element_um:g} µm"
+                    )
+            n_el = math.prod(
+                round((hi - lo) / self.ecm.element_um)
+                for lo, hi in zip(
+                    self.domain.lower_um, self.domain.upper_um, strict=True
+                )
+            )
+            if n_el > MAX_VOXELS:
+                raise ValueError(
+                    f"ecm.element_um: {n_el:,} ECM elements; at most {MAX_VOXELS:,}"
+                )
+        if self.intravasation.enabled and self.cell_types.cancer is None:
+            raise ValueError("intravasation.enabled: needs cell_types.cancer")
+        if self.msc_rules.recruitment_per_min > 0 and self.cell_types.msc is None:
+            raise ValueError("msc_rules.recruitment_per_min: needs cell_types.msc")
         for kind, ct in self.cell_types.items():
             name = kind.name.lower()
             if ct.death.necrosis != "off" and (

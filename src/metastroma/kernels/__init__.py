@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from metastroma.kernels import _cpu, rng
+from metastroma.kernels import _cpu, _cpu_stroma, rng
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,13 @@ class Backend:
     motility_and_integrate: Any
     lifecycle_step: Any
     place_daughters: Any
+    count_msc_contacts: Any
+    ddr2_update: Any
+    elements_of_cells: Any
+    ecm_remodel: Any
+    ecm_relax: Any
+    doorway_hazard: Any
+    exit_clusters: Any
 
 
 CPU = Backend(
@@ -33,9 +40,16 @@ CPU = Backend(
     bin_of_cells=_cpu.bin_of_cells,
     counting_sort=_cpu.counting_sort,
     contact_velocity=_cpu.contact_velocity,
-    motility_and_integrate=_cpu.motility_and_integrate,
+    motility_and_integrate=_cpu_stroma.guided_motility_and_integrate,
     lifecycle_step=_cpu.lifecycle_step,
     place_daughters=_cpu.place_daughters,
+    count_msc_contacts=_cpu_stroma.count_msc_contacts,
+    ddr2_update=_cpu_stroma.ddr2_update,
+    elements_of_cells=_cpu_stroma.elements_of_cells,
+    ecm_remodel=_cpu_stroma.ecm_remodel,
+    ecm_relax=_cpu_stroma.ecm_relax,
+    doorway_hazard=_cpu_stroma.doorway_hazard,
+    exit_clusters=_cpu_stroma.exit_clusters,
 )
 
 _BACKENDS = {"cpu": CPU}

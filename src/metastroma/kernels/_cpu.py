@@ -77,12 +77,14 @@ def _scan(
     reach: F64Array,
     cr_pair: F64Array,
     ca_pair: F64Array,
+    adh: F64Array,
     three: bool,
 ) -> tuple[float, float, float]:
     """Sum of repulsion + adhesion velocities on i from the cells ``order[s0:s1]``.
 
     v = [c_r (1 − d/R_ij)² 1(d < R_ij) − c_a (1 − d/S_ij)² 1(d < S_ij)] (x_i − x_j)/d
-    (SCIENCE.md §1.2); coincident centres are held 1e-5 µm apart as PhysiCell does.
+    (SCIENCE.md §1.2); coincident centres are held 1e-5 µm apart as PhysiCell does. c_a is
+    scaled by ``adh[i] adh[j]`` = √((1 − g_adh A_i)(1 − g_adh A_j)), the EMT loss (§4.9).
     """
     xi = pos[i, 0]
     yi = pos[i, 1]
@@ -114,7 +116,7 @@ def _scan(
             coef += cr_pair[ki, kj] * t * t
         if d < s_ij:
             t = 1.0 - d / s_ij
-            coef -= ca_pair[ki, kj] * t * t
+            coef -= ca_pair[ki, kj] * adh[i] * adh[j] * t * t
         coef /= d
         ax += coef * dx
         ay += coef * dy
@@ -137,6 +139,7 @@ def contact_velocity(
     start: I64Array,
     order: I64Array,
     bins: I64Array,
+    adh: F64Array,
     out: F64Array,
 ) -> None:
     """Cell–cell repulsion and adhesion velocity of each of the first ``n`` cells.
@@ -157,6 +160,8 @@ def contact_velocity(
         c_r,ij = √(c_r,i c_r,j) and c_a,ij = √(c_a,i α_i(τ_j) c_a,j α_j(τ_i)).
     lower, bin_um, n_bins, start, order, bins
         The neighbour grid (bin edge ≥ the largest interaction distance).
+    adh : (capacity,) float64
+        Per-cell adhesion scale (1 without DDR2).
     out : (capacity, dim) float64, µm/min
         Overwritten for rows < n.
     """
@@ -192,6 +197,7 @@ def contact_velocity(
                         reach,
                         cr_pair,
                         ca_pair,
+                        adh,
                         three,
                     )
                     ax += vx
@@ -211,6 +217,7 @@ def contact_velocity(
                     reach,
                     cr_pair,
                     ca_pair,
+                    adh,
                     three,
                 )
                 ax += vx
@@ -245,103 +252,6 @@ def _add_wall_velocity(
             out[i, a] -= wall_cr * t * t
 
 
-@njit(parallel=True, cache=True)
-def motility_and_integrate(
-    seed: int,
-    step: int,
-    dt: float,
-    n: int,
-    cell_id: I64Array,
-    kind: I8Array,
-    state: I8Array,
-    pos: F64Array,
-    radius: F64Array,
-    vel: F64Array,
-    vel_prev: F64Array,
-    has_prev: BoolArray,
-    direction: F64Array,
-    speed_by_kind: F64Array,
-    persistence_by_kind: F64Array,
-    bias_by_kind: F64Array,
-    bias_grad: F64Array,
-    o2_lower: F64Array,
-    o2_dx: float,
-    o2_shape: I64Array,
-    lower: F64Array,
-    upper: F64Array,
-    wall_on: bool,
-    wall_cr: float,
-    use_ab2: bool,
-) -> None:
-    """Add motility and wall velocities to ``vel`` (holding contact velocities) and move cells.
-
-    Motility (SCIENCE.md §1.3): with probability Δt/T_p (always if T_p < Δt, or if the cell
-    has no direction yet) a live motile cell draws ξ uniform on the circle/sphere and sets
-    d̂ = (b ĝ + (1 − b) ξ)/|·|, ĝ the unit oxygen gradient at its voxel; m = v d̂.
-    Integration: Adams–Bashforth 2, x ← x + Δt (1.5 v_n − 0.5 v_{n−1}); forward Euler on a
-    cell's first step. Cells are kept inside the domain.
-
-    Parameters
-    ----------
-    bias_grad : (n_voxels, dim) float64
-        Unit oxygen gradient per voxel (zeros if no type is biased).
-    Other arrays are columns of the cell state (see ``tissue.state``) or per-kind tables.
-    """
-    dim = pos.shape[1]
-    for i in prange(n):
-        k = kind[i]
-        v = speed_by_kind[k]
-        if state[i] == LIVE and v > 0.0:
-            tp = persistence_by_kind[k]
-            has_dir = False
-            for a in range(dim):
-                if direction[i, a] != 0.0:
-                    has_dir = True
-            cid = cell_id[i]
-            turn = (
-                (not has_dir)
-                or tp < dt
-                or rng.uniform01(seed, step, cid, rng.MOTILITY_TURN) < dt / tp
-            )
-            if turn:
-                ux, uy, uz = rng.random_unit_vector(
-                    seed, step, cid, rng.MOTILITY_DIR_A, rng.MOTILITY_DIR_B, dim
-                )
-                b = bias_by_kind[k]
-                if b > 0.0:
-                    vox = 0
-                    for a in range(dim):
-                        c = int(np.floor((pos[i, a] - o2_lower[a]) / o2_dx))
-                        c = min(max(c, 0), o2_shape[a] - 1)
-                        vox = vox * o2_shape[a] + c
-                    ux = b * bias_grad[vox, 0] + (1.0 - b) * ux
-                    uy = b * bias_grad[vox, 1] + (1.0 - b) * uy
-                    if dim == 3:
-                        uz = b * bias_grad[vox, 2] + (1.0 - b) * uz
-                    norm = np.sqrt(ux * ux + uy * uy + uz * uz)
-                    if norm > 0.0:
-                        ux /= norm
-                        uy /= norm
-                        uz /= norm
-                direction[i, 0] = ux
-                direction[i, 1] = uy
-                if dim == 3:
-                    direction[i, 2] = uz
-            for a in range(dim):
-                vel[i, a] += v * direction[i, a]
-        if wall_on:
-            _add_wall_velocity(i, pos, radius, lower, upper, wall_cr, dim, vel)
-        for a in range(dim):
-            if use_ab2 and has_prev[i]:
-                step_a = dt * (1.5 * vel[i, a] - 0.5 * vel_prev[i, a])
-            else:
-                step_a = dt * vel[i, a]
-            x = pos[i, a] + step_a
-            pos[i, a] = min(max(x, lower[a]), upper[a])
-            vel_prev[i, a] = vel[i, a]
-        has_prev[i] = True
-
-
 # -------------------------------------------------------------------- lifecycle
 
 
@@ -358,6 +268,7 @@ def lifecycle_step(
     phase: I8Array,
     t_phase: F64Array,
     oxygen: F64Array,
+    rate_scale: F64Array,
     n_phases: I64Array,
     duration: F64Array,
     fixed: BoolArray,
@@ -383,7 +294,8 @@ def lifecycle_step(
     cell's phase clock advances and it leaves the phase when a fixed duration is reached
     (≥, within 1e-9 min) or, for a stochastic phase, with probability Δt / duration, the
     first phase's rate scaled by clamp((c − c_P)/(c_S − c_P), 0, 1) if oxygen dependent.
-    Leaving the last phase flags division. Per-kind tables are indexed by ``kind``;
+    Leaving the last phase flags division; ``rate_scale`` multiplies the first phase's
+    rate per cell (the DDR2 proliferation gain 1 + g_p A, §4.9). Per-kind tables are indexed by ``kind``;
     ``necrosis_mode`` is 0 off, 1 ramp, 2 deterministic.
 
     Parameters
@@ -432,8 +344,12 @@ def lifecycle_step(
             go = t_phase[i] >= duration[k, p] - 1e-9
         else:
             rate = 1.0 / duration[k, p]
-            if p == 0 and o2_dependent[k]:
-                rate *= min(max((c - c_prolif[k]) / (c_sat[k] - c_prolif[k]), 0.0), 1.0)
+            if p == 0:
+                rate *= rate_scale[i]
+                if o2_dependent[k]:
+                    rate *= min(
+                        max((c - c_prolif[k]) / (c_sat[k] - c_prolif[k]), 0.0), 1.0
+                    )
             go = rate > 0.0 and rng.uniform01(seed, step, cid, rng.CYCLE) < rate * dt
         if go:
             if p == m - 1:

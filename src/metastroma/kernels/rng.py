@@ -39,6 +39,16 @@ PLACEMENT_Z = 11
 VESSEL_X = 12
 VESSEL_Y = 13
 VESSEL_Z = 14
+INTRAVASATION = 15
+CLUSTER = 16
+ECM_INIT = 17
+DOORWAY_X = 18
+DOORWAY_Y = 19
+RECRUIT = 20
+RECRUIT_POS_A = 21
+RECRUIT_POS_B = 22
+RECRUIT_POS_C = 23
+RECRUIT_FACE = 24
 # body scale (per patient: cell_id is the patient id); numbered from 1001 so that a
 # patient stream can never coincide with a tissue stream
 GROWTH_RATE = 1001

@@ -108,11 +108,12 @@ def snapshot_table(cells: Cells) -> pa.Table:
             continue
         arr = cells[name][:n]
         if spec.width == "dim":
-            base = name.removesuffix("_um").removesuffix("pos")
+            # pos_um -> x_um, y_um; motility_um_per_min -> motility_x_um_per_min, ...
+            cut = name.find("_um")
+            stem, unit = (name[:cut], name[cut:]) if cut >= 0 else (name, "")
             for a in range(cells.dim):
-                cols[f"{base}{AXES[a]}_um" if base else f"{AXES[a]}_um"] = arr[
-                    :, a
-                ].copy()
+                key = f"{AXES[a]}{unit}" if stem == "pos" else f"{stem}_{AXES[a]}{unit}"
+                cols[key] = arr[:, a].copy()
         else:
             cols[name] = arr.copy()
     return pa.table(cols)

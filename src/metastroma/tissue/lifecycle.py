@@ -108,8 +108,11 @@ def advance_lifecycle(
     lower_um: F64Array,
     upper_um: F64Array,
     backend: Backend,
+    rate_scale: F64Array | None = None,
 ) -> LifecycleReport:
     """One phenotype step of death, cycle, division and removal.
+
+    ``rate_scale`` (capacity,) multiplies each cell's first-phase cycle rate (default 1).
 
     Returns
     -------
@@ -119,6 +122,8 @@ def advance_lifecycle(
     n = cells.n_live
     divide = np.zeros(cells.capacity, dtype=np.bool_)
     remove = np.zeros(cells.capacity, dtype=np.bool_)
+    if rate_scale is None:
+        rate_scale = np.ones(cells.capacity)
     backend.lifecycle_step(
         seed,
         step,
@@ -131,6 +136,7 @@ def advance_lifecycle(
         cells["phase"],
         cells["t_phase_min"],
         cells["oxygen_mmhg"],
+        rate_scale,
         tables.n_phases,
         tables.duration,
         tables.fixed,

@@ -41,12 +41,15 @@ class MechanicsTables(NamedTuple):
     cr_pair, ca_pair : (n_kinds, n_kinds) float64, µm/min
     max_interaction_um : float
         Largest max(R_ij, S_ij) over the defined kinds: the minimum bin edge.
+    max_adhesion_um : float
+        Largest S_ij over the defined kinds (the contact distance of §1.2).
     """
 
     reach: F64Array
     cr_pair: F64Array
     ca_pair: F64Array
     max_interaction_um: float
+    max_adhesion_um: float
 
 
 class NeighbourGrid(NamedTuple):
@@ -92,12 +95,13 @@ def mechanics_tables(scenario: Scenario) -> MechanicsTables:
     cr_pair = np.sqrt(np.outer(cr, cr))
     ca_pair = np.sqrt((ca[:, None] * affinity) * (ca[None, :] * affinity.T))
     dist = 0.0
+    adh = 0.0
     for i in defined:
         for j in defined:
-            dist = max(
-                dist, reach[i] * radius[i] + reach[j] * radius[j], radius[i] + radius[j]
-            )
-    return MechanicsTables(reach, cr_pair, ca_pair, dist)
+            s_ij = reach[i] * radius[i] + reach[j] * radius[j]
+            dist = max(dist, s_ij, radius[i] + radius[j])
+            adh = max(adh, s_ij)
+    return MechanicsTables(reach, cr_pair, ca_pair, dist, adh)
 
 
 def neighbour_grid_shape(
@@ -143,6 +147,7 @@ def contact_velocity(
         grid.start,
         grid.order,
         grid.bins,
+        cells["adhesion_scale"],
         cells["vel_um_per_min"],
     )
 

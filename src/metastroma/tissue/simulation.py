@@ -6,29 +6,62 @@ mechanics [C PC main loop]:
 
 1. **Oxygen** (``tissue.oxygen``): cells' uptake deposited onto voxels, one implicit step of
    Δt_ph, each cell reads its voxel's concentration.
-2. **Lifecycle** (``tissue.lifecycle``): death, cycle, division (daughters appended in the
-   mothers' row order), removal of cells whose death phase has ended (stable compaction).
-3. **Mechanics**, Δt_ph/Δt_mech times (``tissue.mechanics``, ``tissue.motility``):
+2. **Tumour edge** (``tissue.edge``): the density level set of the live cancer cells on the
+   ECM grid, its boundary band and normals; the edge speed u_n (moving average of the
+   growth of the cancer mass's radius) for compression wrapping.
+3. **DDR2** (``tissue.ddr2``): MSC contacts counted on the neighbour grid, the exact update
+   of expression D and activity A, then the adhesion scale √(1 − g_adh A).
+4. **Intravasation** (``tissue.vessels``): exits at doorways, clusters, events; the leaving
+   cells are removed (stable compaction).
+5. **Lifecycle** (``tissue.lifecycle``): death, cycle (rate × (1 + g_p A)), division
+   (daughters appended in the mothers' row order, inheriting DDR2 state), removal of cells
+   whose death phase has ended (stable compaction).
+6. **MSC recruitment** (``msc_rules.recruitment_per_min``): new MSCs at the domain edge.
+7. **Collagen relaxation** (``tissue.ecm``) over Δt_ph.
+8. **Mechanics**, Δt_ph/Δt_mech times (``tissue.mechanics``, ``tissue.motility``,
+   ``tissue.ecm``):
    a. every ``sort_every_steps`` steps, rows are reordered by neighbour-grid bin;
    b. the neighbour grid is built (stable counting sort);
    c. contact velocities (repulsion + adhesion) from the positions at the start of the step;
-   d. motility re-orientation and velocity, wall, Adams–Bashforth 2 integration.
+   d. motility re-orientation, DDR2 gains and contact guidance on the element under each
+      cell, wall, Adams–Bashforth 2 integration;
+   e. collagen writes by the cells from their new elements, with the motility of d.
 
-The state is ``cells`` (struct of arrays), the oxygen field and ``step``; nothing else
-persists between steps, so a checkpoint of these resumes bitwise identically. Random draws
+The state is ``cells`` (struct of arrays), the oxygen field, the collagen field, the edge
+speed, the exit counters and ``step``; nothing else persists between steps, so a checkpoint
+of these resumes bitwise identically. Random draws
 are keyed by (seed, step, cell id, stream). This module does no I/O: the runner
 (``metastroma.runner``) schedules outputs and checkpoints between blocks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from metastroma._typing import F64Array
-from metastroma.config.models import Scenario
-from metastroma.kernels import Backend, get_backend
+from metastroma.config.models import CellKind, Scenario
+from metastroma.kernels import LIVE, Backend, get_backend, rng
+from metastroma.tissue.ddr2 import (
+    GuidanceTables,
+    guidance_tables,
+    init_ddr2_columns,
+    proliferation_scale,
+    update_ddr2,
+)
+from metastroma.tissue.ecm import (
+    EcmField,
+    EcmTables,
+    ecm_tables,
+    make_ecm_field,
+    relax,
+    remodel_step,
+    values_at_cells,
+)
+from metastroma.tissue.edge import TumourEdge, tumour_edge
 from metastroma.tissue.lifecycle import (
     LifecycleTables,
     advance_lifecycle,
@@ -51,16 +84,44 @@ from metastroma.tissue.oxygen import (
     unit_gradient,
     update_oxygen,
 )
+from metastroma.tissue.metrics import tumour_radius_um
 from metastroma.tissue.setup import initial_cells
 from metastroma.tissue.state import COLUMNS, Cells
+from metastroma.tissue.vessels import doorway_positions, intravasate
+from metastroma.tissue.oxygen import vessel_voxels
 
 
 @dataclass
 class BlockReport:
-    """Counts of one phenotype block."""
+    """Counts of one phenotype block, and the exit events it produced."""
 
     n_divided: int
     n_removed: int
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ExitCounters:
+    """Running totals over the run (persisted in checkpoints).
+
+    Attributes
+    ----------
+    events, cells : int
+        Exit events and cells that left.
+    cancer_cell_min : float, cell·min
+        Σ live cancer cells × Δt_ph: the denominator of the tumour-average exit rate.
+    exposure_min : float, min
+        Σ over phenotype steps of Δt_ph Σ h_i/h₀ over cells at doorways: expected exits
+        = h₀ × exposure_min (calibration of h₀, E4).
+    recruited : int
+        MSCs recruited.
+    """
+
+    events: int = 0
+    cells: int = 0
+    cancer_cell_min: float = 0.0
+    exposure_min: float = 0.0
+    recruited: int = 0
 
 
 class TissueSimulation:
@@ -82,6 +143,9 @@ class TissueSimulation:
         oxygen: OxygenField,
         step: int = 0,
         backend: Backend | None = None,
+        ecm: EcmField | None = None,
+        counters: ExitCounters | None = None,
+        edge_state: tuple[float, float] | None = None,
     ) -> None:
         self.scenario = scenario
         self.cells = cells
@@ -94,11 +158,28 @@ class TissueSimulation:
         self.mech: MechanicsTables = mechanics_tables(scenario)
         self.motility: MotilityTables = motility_tables(scenario)
         self.life: LifecycleTables = lifecycle_tables(scenario)
+        self.guide: GuidanceTables = guidance_tables(scenario)
+        self.ecm_rates: EcmTables = ecm_tables(scenario)
+        self.ecm: EcmField | None = ecm
         self.lower = np.asarray(scenario.domain.lower_um, dtype=np.float64)
         self.upper = np.asarray(scenario.domain.upper_um, dtype=np.float64)
+        contact_um = scenario.ddr2.contact_range_factor * self.mech.max_adhesion_um
         self.bin_um, self.n_bins = neighbour_grid_shape(
-            self.lower, self.upper, self.mech.max_interaction_um
+            self.lower, self.upper, max(self.mech.max_interaction_um, contact_um)
         )
+        self.counters = counters or ExitCounters()
+        self.edge_speed_um_per_min = edge_state[0] if edge_state else 0.0
+        self.edge_radius_um = edge_state[1] if edge_state else math.nan
+        self.edge: TumourEdge | None = None
+        self.doors = np.zeros((0, 2))
+        if scenario.intravasation.enabled:
+            vox = vessel_voxels(scenario, oxygen.grid)
+            centres = _voxel_centres_xy(oxygen, vox)
+            self.doors = doorway_positions(scenario, centres)
+        self._no_field = make_placeholder_field(scenario.dim)
+        n_el = ecm.n_elements if ecm is not None else 1
+        self._no_band = np.zeros(n_el, dtype=np.bool_)
+        self._no_normal = np.zeros((n_el, scenario.dim))
         self._o2_lower = np.asarray(oxygen.grid.lower_um, dtype=np.float64)
         self._o2_shape = np.asarray(oxygen.grid.shape, dtype=np.int64)
         self._grad: F64Array = np.zeros((1, scenario.dim))
@@ -114,9 +195,11 @@ class TissueSimulation:
     ) -> TissueSimulation:
         """Initial state of a scenario (cells placed, oxygen at its initial value)."""
         cells = initial_cells(scenario, csv_positions)
+        init_ddr2_columns(cells, scenario, 0, cells.n_live)
         oxygen = make_oxygen_field(scenario)
         read_oxygen(cells, oxygen)
-        return cls(scenario, cells, oxygen, 0, backend)
+        ecm = make_ecm_field(scenario) if scenario.ecm.enabled else None
+        return cls(scenario, cells, oxygen, 0, backend, ecm)
 
     @property
     def t_min(self) -> float:
@@ -126,22 +209,129 @@ class TissueSimulation:
     # ------------------------------------------------------------------ steps
 
     def phenotype_step(self) -> BlockReport:
-        """Oxygen, then death, cycle, division and removal (steps 1–2 of the order)."""
+        """Steps 1–7 of the order: oxygen, edge, DDR2, exits, lifecycle, recruits, relax."""
+        sc = self.scenario
         update_oxygen(self.cells, self.oxygen, self.life, self.dt_ph)
         if self.motility.uses_gradient:
             self._grad = unit_gradient(self.oxygen)
+        self._update_edge()
+        grid = self.neighbour_grid()
+        if self.ecm is not None:
+            _, rho = values_at_cells(self.cells, self.ecm, self.backend)
+        else:
+            rho = np.full(self.cells.n_live, sc.ecm.initial_density)
+        update_ddr2(
+            self.cells,
+            sc,
+            grid,
+            self.mech.reach,
+            rho,
+            self.t_min,
+            self.dt_ph,
+            self.backend,
+        )
+        events: list[dict[str, Any]] = []
+        kind = self.cells.live("kind")
+        live = self.cells.live("state") == LIVE
+        n_cancer = int(np.count_nonzero(live & (kind == CellKind.CANCER)))
+        self.counters.cancer_cell_min += n_cancer * self.dt_ph
+        if sc.intravasation.enabled:
+            rep_x = intravasate(
+                self.cells,
+                sc,
+                self.doors,
+                grid,
+                self.mech.reach,
+                self.ecm,
+                self.step,
+                self.t_min,
+                self.counters.events,
+                self.backend,
+            )
+            events = rep_x.events
+            self.counters.events += len(events)
+            self.counters.cells += rep_x.n_cells_left
+            self.counters.exposure_min += rep_x.exposure_sum * self.dt_ph
         rep = advance_lifecycle(
             self.cells,
             self.life,
-            self.scenario.seed,
+            sc.seed,
             self.step,
             self.dt_ph,
             self.lower,
             self.upper,
             self.backend,
+            proliferation_scale(self.cells, sc),
         )
         self.cells = rep.cells
-        return BlockReport(rep.n_divided, rep.n_removed)
+        self._recruit_mscs(n_cancer)
+        if self.ecm is not None:
+            relax(self.ecm, sc, self.dt_ph, self.backend)
+        return BlockReport(rep.n_divided, rep.n_removed, events)
+
+    def _update_edge(self) -> None:
+        """Tumour edge on the ECM grid and the moving-average edge speed u_n (§5.4)."""
+        if self.ecm is None:
+            return
+        cells = self.cells
+        kind = cells.live("kind")
+        cancer = (kind == CellKind.CANCER) & (cells.live("state") == LIVE)
+        pos = cells.live("pos_um")[cancer]
+        ct = self.scenario.cell_types.cancer
+        radius = ct.radius_um if ct is not None else 8.41
+        f = self.ecm
+        self.edge = tumour_edge(
+            pos,
+            f.lower_um,
+            f.element_um,
+            tuple(int(x) for x in f.shape),
+            self.scenario.ecm.band_um,
+            radius,
+        )
+        r_now, _ = tumour_radius_um(pos, self.scenario.dim)
+        if pos.shape[0] and math.isfinite(self.edge_radius_um):
+            raw = (r_now - self.edge_radius_um) / self.dt_ph
+            w = 1.0 - math.exp(-self.dt_ph / self.scenario.ecm.edge_speed_window_min)
+            self.edge_speed_um_per_min += w * (raw - self.edge_speed_um_per_min)
+        self.edge_radius_um = r_now if pos.shape[0] else math.nan
+
+    def _recruit_mscs(self, n_cancer: int) -> None:
+        """MSCs recruited at k_rec per cancer cell per minute, entering at the domain edge.
+
+        Each live cancer cell recruits with probability k_rec Δt_ph (stream ``RECRUIT``
+        keyed by its id); recruits appear at uniform points of the domain's boundary
+        (streams ``RECRUIT_POS_*`` keyed by the recruit's new id), in order of the
+        recruiting cells' rows.
+        """
+        k_rec = self.scenario.msc_rules.recruitment_per_min
+        msc = self.scenario.cell_types.msc
+        if k_rec <= 0 or n_cancer == 0 or msc is None:
+            return
+        cells = self.cells
+        n = cells.n_live
+        cancer = np.flatnonzero(
+            (cells.live("kind") == CellKind.CANCER) & (cells.live("state") == LIVE)
+        )
+        u = rng.uniform01_many(
+            self.scenario.seed, self.step, cells["cell_id"][cancer], rng.RECRUIT
+        )
+        m = int(np.count_nonzero(u < k_rec * self.dt_ph))
+        if m == 0:
+            return
+        cells = cells.reserve(m)
+        ids = np.arange(cells.next_id, cells.next_id + m, dtype=np.int64)
+        rows = slice(n, n + m)
+        cells["pos_um"][rows] = _boundary_points(
+            self.scenario.seed, self.step, ids, self.lower, self.upper
+        )
+        cells["cell_id"][rows] = ids
+        cells["kind"][rows] = int(CellKind.MSC)
+        cells["radius_um"][rows] = msc.radius_um
+        cells.n_live = n + m
+        cells.next_id += m
+        init_ddr2_columns(cells, self.scenario, n, n + m)
+        self.cells = cells
+        self.counters.recruited += m
 
     def neighbour_grid(self) -> NeighbourGrid:
         """Neighbour grid of the current positions."""
@@ -156,6 +346,9 @@ class TissueSimulation:
         if self.step % self.scenario.numerics.sort_every_steps == 0:
             grid = sort_by_bin(cells, grid)
         contact_velocity(cells, self.mech, grid, self.backend)
+        f = self.ecm if self.ecm is not None else self._no_field
+        ecm_cfg = self.scenario.ecm
+        g = self.guide
         self.backend.motility_and_integrate(
             self.scenario.seed,
             self.step,
@@ -170,19 +363,59 @@ class TissueSimulation:
             cells["vel_prev_um_per_min"],
             cells["has_prev"],
             cells["direction"],
+            cells["motility_um_per_min"],
+            cells["ddr2_activity"],
+            cells["msc_genotype"],
             self.motility.speed,
             self.motility.persistence,
             self.motility.bias,
+            g.sens_base,
+            g.sens_slope,
+            g.speed_gain,
+            g.persist_gain,
+            g.gamma_gain,
+            g.drive_is_genotype,
             self._grad,
             self._o2_lower,
             float(self.oxygen.grid.voxel_um),
             self._o2_shape,
+            self.ecm is not None,
+            f.lower_um,
+            float(f.element_um),
+            f.shape,
+            f.rho,
+            f.aniso,
+            f.fibre,
+            ecm_cfg.guidance,
+            ecm_cfg.normalised_speed,
+            ecm_cfg.density_speed_window,
+            ecm_cfg.motility_density_min,
+            ecm_cfg.motility_density_ideal,
+            ecm_cfg.motility_density_max,
             self.lower,
             self.upper,
             self.scenario.domain.wall,
             self.scenario.domain.wall_repulsion_um_per_min,
             self.scenario.numerics.integrator == "ab2",
         )
+        if self.ecm is not None:
+            edge = self.edge
+            band = edge.band.ravel() if edge is not None else self._no_band
+            normal = (
+                edge.normal.reshape(-1, self.scenario.dim)
+                if edge is not None
+                else self._no_normal
+            )
+            remodel_step(
+                cells,
+                self.ecm,
+                self.ecm_rates,
+                self.scenario,
+                band,
+                normal,
+                max(0.0, self.edge_speed_um_per_min),
+                self.backend,
+            )
         self.step += 1
 
     def advance_block(self) -> BlockReport:
@@ -202,6 +435,18 @@ class TissueSimulation:
         out = {f"cells/{name}": arr[:n].copy() for name, arr in self.cells.cols.items()}
         out["oxygen/c"] = self.oxygen.c.copy()
         out["scalars"] = np.array([self.step, self.cells.next_id, n], dtype=np.int64)
+        if self.ecm is not None:
+            out.update(self.ecm.state_arrays())
+        c = self.counters
+        out["stroma/counts"] = np.array([c.events, c.cells, c.recruited], np.int64)
+        out["stroma/floats"] = np.array(
+            [
+                c.cancer_cell_min,
+                c.exposure_min,
+                self.edge_speed_um_per_min,
+                self.edge_radius_um,
+            ]
+        )
         return out
 
     @classmethod
@@ -225,4 +470,65 @@ class TissueSimulation:
         cells.next_id = next_id
         oxygen = make_oxygen_field(scenario)
         oxygen.c[...] = arrays["oxygen/c"]
-        return cls(scenario, cells, oxygen, step, backend)
+        ecm = None
+        if scenario.ecm.enabled:
+            ecm = make_ecm_field(scenario)
+            ecm.restore(arrays)
+        ev, nc, rec = (int(x) for x in arrays["stroma/counts"])
+        cmin, expo, speed, radius = (float(x) for x in arrays["stroma/floats"])
+        counters = ExitCounters(ev, nc, cmin, expo, rec)
+        return cls(
+            scenario, cells, oxygen, step, backend, ecm, counters, (speed, radius)
+        )
+
+
+def _voxel_centres_xy(oxygen: OxygenField, vox: np.ndarray) -> F64Array:
+    """x–y centres (µm) of flat voxel indices (the oxygen vessels)."""
+    g = oxygen.grid
+    idx = np.unravel_index(np.asarray(vox, dtype=np.int64), tuple(g.shape))
+    return np.stack(
+        [g.lower_um[a] + (idx[a] + 0.5) * g.voxel_um for a in range(2)], axis=1
+    )
+
+
+def _boundary_points(
+    seed: int, step: int, ids: np.ndarray, lower: F64Array, upper: F64Array
+) -> F64Array:
+    """Uniform points on the boundary of the box [lower, upper] keyed by ``ids``.
+
+    A face is chosen with probability proportional to its size (stream ``RECRUIT_FACE``),
+    the coordinates uniformly (one stream per axis); the face's own axis is then set to
+    its side.
+    """
+    dim = lower.shape[0]
+    streams = (rng.RECRUIT_POS_A, rng.RECRUIT_POS_B, rng.RECRUIT_POS_C)
+    ext = upper - lower
+    pos = (
+        lower
+        + np.stack(
+            [rng.uniform01_many(seed, step, ids, streams[a]) for a in range(dim)],
+            axis=1,
+        )
+        * ext
+    )
+    size = np.array([np.prod(np.delete(ext, a)) for a in range(dim)])
+    cum = np.cumsum(np.repeat(size, 2)) / (2.0 * size.sum())
+    u = rng.uniform01_many(seed, step, ids, rng.RECRUIT_FACE)
+    face = np.minimum(np.searchsorted(cum, u, side="right"), 2 * dim - 1)
+    axis, side = face // 2, face % 2
+    rows = np.arange(ids.shape[0])
+    pos[rows, axis] = np.where(side == 0, lower[axis], upper[axis])
+    return pos
+
+
+def make_placeholder_field(dim: int) -> EcmField:
+    """A one-element field handed to the kernels when no collagen is simulated."""
+    return EcmField(
+        lower_um=np.zeros(dim),
+        element_um=1.0,
+        shape=np.ones(dim, dtype=np.int64),
+        rho=np.zeros(1),
+        aniso=np.zeros(1),
+        fibre=np.zeros((1, dim)),
+        written=np.zeros(1, dtype=np.bool_),
+    )

@@ -82,6 +82,20 @@ for _c in (
     Column("vel_um_per_min", "float64", "dim", inherit=False, snapshot=False),
     Column("vel_prev_um_per_min", "float64", "dim", inherit=False, snapshot=False),
     Column("has_prev", "bool", inherit=False, snapshot=False),
+    # DDR2 and MSCs (SCIENCE.md §4.6): expression D, activity A, per-cell basal D₀, D_max,
+    # competence χ (epithelial cells) and genotype δ (MSCs); daughters inherit them
+    Column("ddr2_expression", "float64"),
+    Column("ddr2_activity", "float64"),
+    Column("ddr2_basal", "float64"),
+    Column("ddr2_max", "float64"),
+    Column("ddr2_competence", "float64"),
+    Column("msc_genotype", "float64"),
+    Column("msc_contacts", "int32", inherit=False),
+    Column("msc_contact_min", "float64"),
+    # √(1 − g_adh A): the EMT adhesion loss enters c_a,ij as a product of these (§4.9)
+    Column("adhesion_scale", "float64", fill=1.0, snapshot=False),
+    # the motility velocity m after contact guidance (§5.5): co-alignment, remodelling
+    Column("motility_um_per_min", "float64", "dim", inherit=False),
 ):
     register_column(_c)
 
