@@ -9,7 +9,8 @@ This is the Python API behind ``metastroma run``::
     result = metastroma.resume(Path("runs/spheroid"))   # after a kill: continues, bitwise
 
 A run directory holds ``config.yaml`` (resolved scenario), ``manifest.json``,
-``metrics.parquet``, ``cells/step=…/part-0.parquet``, ``fields.zarr`` and ``checkpoints/``
+``metrics.parquet``, ``cells/step=…/part-0.parquet``, ``fields.zarr``, ``events.parquet``
+(exits at doorways, when intravasation is on) and ``checkpoints/``
 (docs/run-directory.md). The loop runs one phenotype block at a time; between blocks the
 writers whose trigger is due run in a fixed order (metrics, snapshot, fields, checkpoint)
 and the manifest is updated last.
@@ -45,12 +46,14 @@ from metastroma.store.manifest import (
 )
 from metastroma.store.readers import read_positions_csv
 from metastroma.store.writers import (
+    AXES,
+    EventsWriter,
     FieldsWriter,
     MetricsWriter,
     SnapshotWriter,
     trigger_for,
 )
-from metastroma.tissue.metrics import measure
+from metastroma.tissue.metrics import measure, measure_stroma
 from metastroma.tissue.setup import PlacementError
 from metastroma.tissue.simulation import TissueSimulation
 
@@ -157,7 +160,23 @@ class _Driver:
             grid.lower_um[a] + (0.5 + np.arange(grid.shape[a])) * grid.voxel_um
             for a in range(grid.dim)
         ]
-        self.fields = FieldsWriter(run_dir / "fields.zarr", tuple(grid.shape), centres)
+        ecm = sim.ecm
+        self.fields = FieldsWriter(
+            run_dir / "fields.zarr",
+            tuple(grid.shape),
+            centres,
+            ecm_shape=tuple(int(x) for x in ecm.shape) if ecm is not None else None,
+            ecm_centres=[ecm.centres_um(a) for a in range(ecm.dim)]
+            if ecm is not None
+            else None,
+        )
+        self.events = EventsWriter(run_dir / "events.parquet")
+        self.stroma = (
+            scenario.ddr2.enabled
+            or scenario.ecm.enabled
+            or scenario.intravasation.enabled
+            or scenario.cell_types.msc is not None
+        )
         self.n_steps = scenario.time.n_steps
         self.k = scenario.time.mechanics_per_phenotype
         self.t0 = time.perf_counter()
@@ -165,17 +184,53 @@ class _Driver:
     def outputs(self, block: int, final: bool) -> None:
         sim = self.sim
         if final or self.t_metrics.due(block):
-            self.metrics.add(measure(sim.cells, sim.oxygen, sim.step, sim.t_min))
+            self.metrics.add(self.metrics_row())
         if final or self.t_snap.due(block):
             self.snapshots.write(sim.cells, sim.step)
         if final or self.t_fields.due(block):
-            self.fields.append(sim.oxygen.c, sim.t_min)
+            self.fields.append(sim.oxygen.c, sim.t_min, self.ecm_frame())
         if not final and self.t_ckpt.due(block):
             self.checkpoint()
 
+    def metrics_row(self) -> dict[str, float]:
+        """One row: the engine's columns, then (with stroma) DDR2, collagen, exits."""
+        sim = self.sim
+        row = measure(sim.cells, sim.oxygen, sim.step, sim.t_min)
+        if not self.stroma:
+            return row
+        row.update(
+            measure_stroma(sim.cells, self.scenario, sim.ecm, sim.counters, sim.backend)
+        )
+        prev = self.metrics.rows
+        if prev.get("t_min"):  # exits per hour since the previous row
+            dt = sim.t_min - prev["t_min"][-1]
+            dn = row["exit_cells_total"] - prev["exit_cells_total"][-1]
+            row["exits_per_h"] = 60.0 * dn / dt if dt > 0 else float("nan")
+        else:
+            row["exits_per_h"] = float("nan")
+        return row
+
+    def ecm_frame(self) -> dict[str, np.ndarray] | None:
+        """The collagen arrays of one fields.zarr frame (grid-shaped), or None."""
+        ecm = self.sim.ecm
+        if ecm is None:
+            return None
+        shp = tuple(int(x) for x in ecm.shape)
+        out = {
+            "ecm_density": ecm.rho.reshape(shp),
+            "ecm_anisotropy": ecm.aniso.reshape(shp),
+        }
+        for a in range(ecm.dim):
+            out[f"ecm_fibre_{AXES[a]}"] = ecm.fibre[:, a].reshape(shp)
+        return out
+
     def checkpoint(self) -> None:
         sim = self.sim
-        arrays = {**sim.state_arrays(), **self.metrics.as_arrays()}
+        arrays = {
+            **sim.state_arrays(),
+            **self.metrics.as_arrays(),
+            **self.events.as_arrays(),
+        }
         meta = {
             "seed": self.scenario.seed,
             "config_sha256": scenario_hash(self.scenario),
@@ -184,6 +239,8 @@ class _Driver:
         }
         write_checkpoint(self.run_dir, sim.step, arrays, meta)
         self.metrics.write()
+        if self.scenario.intravasation.enabled:
+            self.events.write()
         wall = self.manifest.get("wall_s_before", 0.0) + time.perf_counter() - self.t0
         self.manifest.update(
             step=sim.step, checkpoint_step=sim.step, wall_s=round(wall, 3)
@@ -198,11 +255,15 @@ class _Driver:
             if not (first and skip_first_outputs):
                 self.outputs(block, final=False)
             first = False
-            sim.advance_block()
+            rep = sim.advance_block()
+            if rep.events:
+                self.events.add(rep.events)
             if progress is not None:
                 progress(sim.step, self.n_steps, sim.cells.n_live)
         self.outputs(sim.step // self.k, final=True)
         self.metrics.write()
+        if self.scenario.intravasation.enabled:
+            self.events.write()
 
     def finish(self, status: str, error: str | None = None) -> RunResult:
         wall = time.perf_counter() - self.t0
@@ -356,5 +417,6 @@ def resume(
     write_manifest(run_dir, manifest)
     driver = _Driver(run_dir, scenario, sim, manifest)
     driver.metrics.restore(arrays)
+    driver.events.restore(arrays)
     driver.fields.open(int(meta["n_field_frames"]))
     return driver.guarded(progress, skip_first=True)

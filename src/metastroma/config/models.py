@@ -572,10 +572,12 @@ class Placement(_Model):
     """Initial cells of one type: a disc/ball, a box, or positions from a CSV file."""
 
     kind: KindName = Field("cancer", description="Cell type placed.")
-    shape: Literal["ball", "box", "csv"] = Field(
+    shape: Literal["ball", "ring", "box", "csv"] = Field(
         "ball",
         description="'ball': uniform in a disc (2D) or ball (3D) of radius_um around center_um; "
-        "'box': uniform in the whole domain (PC template setup_tissue); 'csv': x,y[,z] columns.",
+        "'ring': uniform in the annulus (shell) inner_radius_um < r < radius_um (stroma around "
+        "a tumour); 'box': uniform in the whole domain (PC template setup_tissue); 'csv': x,y[,z] "
+        "columns.",
     )
     n_cells: int = Field(
         100, ge=0, le=MAX_CELLS, description="Number of cells ('ball', 'box')."
@@ -583,7 +585,12 @@ class Placement(_Model):
     center_um: list[float] | None = Field(
         None, description="Ball centre; domain centre if absent."
     )
-    radius_um: float = Field(100.0, gt=0.0, le=1.0e6, description="Ball radius.")
+    radius_um: float = Field(
+        100.0, gt=0.0, le=1.0e6, description="Ball radius (outer radius of a ring)."
+    )
+    inner_radius_um: float = Field(
+        0.0, ge=0.0, le=1.0e6, description="Inner radius of a 'ring'."
+    )
     csv_path: Path | None = Field(
         None,
         description="CSV with a header x,y[,z] (µm); relative to the scenario file.",
@@ -595,6 +602,10 @@ class Placement(_Model):
 
     @model_validator(mode="after")
     def _shape_fields(self) -> Self:
+        if self.shape == "ring" and self.relax_overlaps:
+            raise ValueError("relax_overlaps: only for shape 'ball'")
+        if self.shape == "ring" and self.inner_radius_um >= self.radius_um:
+            raise ValueError("inner_radius_um: must be below radius_um")
         if self.shape == "csv" and self.csv_path is None:
             raise ValueError("csv_path: shape 'csv' needs a file")
         if self.shape != "csv" and self.csv_path is not None:
@@ -705,7 +716,7 @@ class Scenario(_Model):
                     raise ValueError(
                         f"initial_cells[{i}].center_um: lies outside the domain"
                     )
-            if p.shape == "ball" and not p.relax_overlaps:
+            if p.shape in ("ball", "ring") and not p.relax_overlaps:
                 lo = np.asarray(self.domain.lower_um)
                 hi = np.asarray(self.domain.upper_um)
                 c = (
@@ -734,8 +745,8 @@ class Scenario(_Model):
             for ax, (lo, hi) in enumerate(
                 zip(self.domain.lower_um, self.domain.upper_um, strict=True)
             ):
-                n = (hi - lo) / self.ecm.element_um
-                if abs(n - round(n)) > 1e-9 * max(1.0, n) or round(n) < 3:
+                n_ax = (hi - lo) / self.ecm.element_um
+                if abs(n_ax - round(n_ax)) > 1e-9 * max(1.0, n_ax) or round(n_ax) < 3:
                     raise ValueError(
                         f"ecm.element_um: the extent of axis {ax}, {hi - lo:g} µm, must be "
                         f"a whole number (>= 3) of element_um = {self.ecm.element_um:g} µm"

@@ -1,6 +1,6 @@
-"""CPU (numba) kernels of the DDR2 tissue model: MSC contacts, DDR2 ODEs, collagen writes,
-intravasation hazards and exit clusters.
+"""CPU (numba) kernels of the DDR2 tissue model.
 
+MSC contacts, DDR2 ODEs, collagen writes, intravasation hazards and exit clusters.
 Equations: SCIENCE.md §4.7 (contact-induced expression, exact exponential update), §4.8
 (collagen activation with receptor occupancy), §5.2 and §5.4 (remodelling, deposition,
 compression wrapping, deterministic writes), §5.6 (doorway hazard, clusters). Every
@@ -120,8 +120,8 @@ def ddr2_update(
 
         k̃ = χ [k_ind n/(n + K_c) + k_hyp H(c)],  D* = (k̃ D_max + k_deg D₀)/(k̃ + k_deg),
         D ← D* + (D − D*) e^{−(k̃ + k_deg) Δt};
-        k′ = k_on ρ/(ρ + K_ρ) (1 − θ),  A* = k′ D/(k′ + k_off),
-        A ← A* + (A − A*) e^{−(k′ + k_off) Δt},  A ← min(A, D).
+        k_a = k_on ρ/(ρ + K_ρ) (1 − θ),  A* = k_a D/(k_a + k_off),
+        A ← A* + (A − A*) e^{−(k_a + k_off) Δt},  A ← min(A, D).
 
     Only live epithelial cells (cancer, benign) change; MSC DDR2 is the constant genotype.
     ``contact_min`` accumulates the time spent with at least one MSC contact.

@@ -5,8 +5,12 @@
 - :class:`SnapshotWriter` — ``cells/step=NNNNNNNNN/part-0.parquet``: a new directory per
   snapshot, built under a temporary name and renamed.
 - :class:`FieldsWriter` — ``fields.zarr`` (Zarr format 3): ``oxygen_mmhg`` appended along
-  ``time``. Zarr appends cannot be atomic, so the checkpoint records how many frames were
-  complete and a resumed run truncates to that count before appending.
+  ``time``, and with a collagen field ``ecm_density``, ``ecm_anisotropy`` and the director
+  ``ecm_fibre_x``/``_y``/``_z`` on the ECM grid (dimensions ``xe``, ``ye``, ``ze``). Zarr
+  appends cannot be atomic, so the checkpoint records how many frames were complete and
+  a resumed run truncates to that count before appending.
+- :class:`EventsWriter` — ``events.parquet``: one row per exit event (intravasation),
+  kept in memory and in every checkpoint, written atomically at checkpoints and at the end.
 
 Triggers are whole numbers of phenotype steps (``every_blocks``); the runner calls
 ``due(block)`` between blocks.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -142,27 +147,52 @@ class SnapshotWriter:
 
 @dataclass
 class FieldsWriter:
-    """Appends oxygen frames to ``fields.zarr`` (format 3, readable by xarray.open_zarr)."""
+    """Appends field frames to ``fields.zarr`` (format 3, readable by xarray.open_zarr).
+
+    Attributes
+    ----------
+    shape, centres
+        Oxygen grid shape and voxel centres per axis (µm).
+    ecm_shape, ecm_centres
+        ECM grid shape and element centres, or None without a collagen field.
+    """
 
     path: Path
     shape: tuple[int, ...]
     centres: list[np.ndarray]
     n_frames: int = 0
+    ecm_shape: tuple[int, ...] | None = None
+    ecm_centres: list[np.ndarray] | None = None
+
+    def _frame_arrays(self) -> list[tuple[str, tuple[int, ...]]]:
+        out = [("oxygen_mmhg", self.shape)]
+        if self.ecm_shape is not None:
+            d = len(self.ecm_shape)
+            names = ["ecm_density", "ecm_anisotropy"] + [
+                f"ecm_fibre_{AXES[a]}" for a in range(d)
+            ]
+            out += [(name, self.ecm_shape) for name in names]
+        return out
 
     def open(self, n_frames: int = 0) -> None:
         """Create the store (``n_frames == 0``) or truncate it to ``n_frames`` (resume)."""
-        dims = AXES[: len(self.shape)]
         if n_frames == 0:
             g = zarr.open_group(self.path, mode="w", zarr_format=3)
-            o2 = g.create_array(
-                "oxygen_mmhg",
-                shape=(0, *self.shape),
-                chunks=(1, *self.shape),
-                dtype="f8",
-                fill_value=0.0,
-                dimension_names=("time", *dims),
-            )
-            o2.attrs["units"] = "mmHg"
+            for name, shp in self._frame_arrays():
+                dims = (
+                    AXES[: len(shp)]
+                    if name == "oxygen_mmhg"
+                    else tuple(f"{a}e" for a in AXES[: len(shp)])
+                )
+                arr = g.create_array(
+                    name,
+                    shape=(0, *shp),
+                    chunks=(1, *shp),
+                    dtype="f8",
+                    fill_value=0.0,
+                    dimension_names=("time", *dims),
+                )
+                arr.attrs["units"] = "mmHg" if name == "oxygen_mmhg" else "1"
             t = g.create_array(
                 "t_min",
                 shape=(0,),
@@ -172,24 +202,98 @@ class FieldsWriter:
                 dimension_names=("time",),
             )
             t.attrs["units"] = "min"
-            for d, c in zip(dims, self.centres, strict=True):
+            coords = list(zip(AXES[: len(self.shape)], self.centres, strict=True))
+            if self.ecm_shape is not None and self.ecm_centres is not None:
+                coords += [(f"{AXES[a]}e", c) for a, c in enumerate(self.ecm_centres)]
+            for d, c in coords:
                 a = g.create_array(d, shape=c.shape, dtype="f8", dimension_names=(d,))
                 a[:] = c
                 a.attrs["units"] = "µm"
         else:
             g = zarr.open_group(self.path, mode="r+")
-            zarr_array(g, "oxygen_mmhg").resize((n_frames, *self.shape))
+            for name, shp in self._frame_arrays():
+                zarr_array(g, name).resize((n_frames, *shp))
             zarr_array(g, "t_min").resize((n_frames,))
         self.n_frames = n_frames
 
-    def append(self, field_mmhg: np.ndarray, t_min: float) -> None:
-        """Append one frame (data first, then the time that marks it complete)."""
+    def append(
+        self,
+        field_mmhg: np.ndarray,
+        t_min: float,
+        ecm: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        """Append one frame (data first, then the time that marks it complete).
+
+        ``ecm`` maps the ECM array names (``ecm_density``, ...) to grid-shaped arrays.
+        """
         g = zarr.open_group(self.path, mode="r+")
-        o2 = zarr_array(g, "oxygen_mmhg")
-        t = zarr_array(g, "t_min")
         k = self.n_frames
-        o2.resize((k + 1, *self.shape))
-        o2[k] = field_mmhg
+        frames = {"oxygen_mmhg": field_mmhg, **(ecm or {})}
+        for name, shp in self._frame_arrays():
+            arr = zarr_array(g, name)
+            arr.resize((k + 1, *shp))
+            arr[k] = frames[name]
+        t = zarr_array(g, "t_min")
         t.resize((k + 1,))
         t[k] = t_min
         self.n_frames = k + 1
+
+
+@dataclass
+class EventsWriter:
+    """Accumulates exit events; writes ``events.parquet`` (docs/run-directory.md)."""
+
+    path: Path
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, events: list[dict[str, Any]]) -> None:
+        """Append event rows."""
+        self.rows.extend(events)
+
+    def table(self) -> pa.Table:
+        """The events as an Arrow table (list columns for the member cells)."""
+        from metastroma.tissue.vessels import EVENT_COLUMNS
+
+        cols: dict[str, Any] = {c: [r[c] for r in self.rows] for c in EVENT_COLUMNS}
+        for c in ("cell_ids", "cells_ddr2_expression", "cells_ddr2_activity"):
+            cols[c] = [r[c] for r in self.rows]
+        schema = pa.schema(
+            [
+                ("event", pa.int64()),
+                ("step", pa.int64()),
+                ("t_min", pa.float64()),
+                ("doorway", pa.int64()),
+                ("vessel", pa.string()),
+                ("leader_id", pa.int64()),
+                ("cluster_size", pa.int64()),
+                ("x_um", pa.float64()),
+                ("y_um", pa.float64()),
+                ("ddr2_expression", pa.float64()),
+                ("ddr2_activity", pa.float64()),
+                ("ecm_density", pa.float64()),
+                ("ecm_anisotropy", pa.float64()),
+                ("psi_deg", pa.float64()),
+                ("cell_ids", pa.list_(pa.int64())),
+                ("cells_ddr2_expression", pa.list_(pa.float64())),
+                ("cells_ddr2_activity", pa.list_(pa.float64())),
+            ]
+        )
+        return pa.table(cols, schema=schema)
+
+    def write(self) -> None:
+        """Write every event so far, atomically (an empty table if there are none)."""
+        write_parquet_atomic(self.path, self.table())
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        """For the checkpoint: the rows as UTF-8 JSON bytes."""
+        import json
+
+        data = json.dumps(self.rows).encode()
+        return {"events/json": np.frombuffer(data, dtype=np.uint8).copy()}
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """From a checkpoint."""
+        import json
+
+        raw = arrays.get("events/json")
+        self.rows = [] if raw is None else json.loads(bytes(raw.tobytes()).decode())

@@ -202,6 +202,6 @@ def steady_expression(
 def steady_activity(
     expression: float, rho: float, k_on: float, k_off: float, k_rho: float, theta: float
 ) -> float:
-    """A* = k′ D/(k′ + k_off), k′ = k_on ρ/(ρ + K_ρ)(1 − θ) (§4.8)."""
+    """A* = k_a D/(k_a + k_off), k_a = k_on ρ/(ρ + K_ρ)(1 − θ) (§4.8)."""
     kp = k_on * rho / (rho + k_rho) * (1.0 - theta)
     return kp * expression / (kp + k_off) if kp + k_off > 0 else 0.0

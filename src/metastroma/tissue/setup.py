@@ -2,7 +2,7 @@
 
 Random positions come from the counter-based generator keyed by (seed, step 0, cell id,
 placement stream), so a placement does not depend on anything but the seed and the ids.
-'ball' is uniform in a disc (2D) or ball (3D); with ``relax_overlaps`` the cells sit on a
+'ball' is uniform in a disc (2D) or ball (3D), 'ring' in an annulus (shell); with ``relax_overlaps`` the cells sit on a
 hexagonal (2D) or face-centred cubic (3D) lattice of spacing 2R instead, the n points
 nearest the centre. 'box' is uniform in the whole domain, as PhysiCell's template. 'csv'
 takes positions read by the caller (tissue code reads no files).
@@ -86,6 +86,9 @@ def placement_positions(
         lattice = centre + _lattice(p.n_cells, 2.0 * radius, dim)
         return _inside(lattice, lower, upper, "relax_overlaps lattice")
     u = _uniforms(scenario.seed, ids, dim)
+    # radius uniform in area (volume) between the inner and outer radius
+    r_in = p.inner_radius_um / p.radius_um if p.shape == "ring" else 0.0
+    u[:, 0] = r_in**dim + (1.0 - r_in**dim) * u[:, 0]
     if dim == 2:
         r = p.radius_um * np.sqrt(u[:, 0])
         phi = 2.0 * np.pi * u[:, 1]

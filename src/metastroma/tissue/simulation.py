@@ -76,6 +76,7 @@ from metastroma.tissue.mechanics import (
     neighbour_grid_shape,
     sort_by_bin,
 )
+from metastroma.tissue.metrics import tumour_radius_um
 from metastroma.tissue.motility import MotilityTables, motility_tables
 from metastroma.tissue.oxygen import (
     OxygenField,
@@ -83,12 +84,11 @@ from metastroma.tissue.oxygen import (
     read_oxygen,
     unit_gradient,
     update_oxygen,
+    vessel_voxels,
 )
-from metastroma.tissue.metrics import tumour_radius_um
 from metastroma.tissue.setup import initial_cells
 from metastroma.tissue.state import COLUMNS, Cells
 from metastroma.tissue.vessels import doorway_positions, intravasate
-from metastroma.tissue.oxygen import vessel_voxels
 
 
 @dataclass
