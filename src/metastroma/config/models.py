@@ -742,18 +742,18 @@ class Scenario(_Model):
                     f"oxygen.vessels.positions_um: each entry needs {dim} coordinates"
                 )
         if self.ecm.enabled:
-            for ax, (lo, hi) in enumerate(
+            for ax, (lo_ax, hi_ax) in enumerate(
                 zip(self.domain.lower_um, self.domain.upper_um, strict=True)
             ):
-                n_ax = (hi - lo) / self.ecm.element_um
+                n_ax = (hi_ax - lo_ax) / self.ecm.element_um
                 if abs(n_ax - round(n_ax)) > 1e-9 * max(1.0, n_ax) or round(n_ax) < 3:
                     raise ValueError(
-                        f"ecm.element_um: the extent of axis {ax}, {hi - lo:g} µm, must be "
+                        f"ecm.element_um: the extent of axis {ax}, {hi_ax - lo_ax:g} µm, must be "
                         f"a whole number (>= 3) of element_um = {self.ecm.element_um:g} µm"
                     )
             n_el = math.prod(
-                round((hi - lo) / self.ecm.element_um)
-                for lo, hi in zip(
+                round((hi_ax - lo_ax) / self.ecm.element_um)
+                for lo_ax, hi_ax in zip(
                     self.domain.lower_um, self.domain.upper_um, strict=True
                 )
             )
