@@ -3,7 +3,9 @@
 The order the processes run in is given in ``tissue/simulation.py``.
 """
 
-from metastroma.tissue.simulation import BlockReport, TissueSimulation
+from metastroma.tissue.ecm import EcmField, make_ecm_field
+from metastroma.tissue.edge import TumourEdge, distance_at, invasion_stats, tumour_edge
+from metastroma.tissue.simulation import BlockReport, ExitCounters, TissueSimulation
 from metastroma.tissue.state import COLUMNS, Cells, Column, register_column
 
 __all__ = [
@@ -11,6 +13,13 @@ __all__ = [
     "BlockReport",
     "Cells",
     "Column",
+    "EcmField",
+    "ExitCounters",
     "TissueSimulation",
+    "TumourEdge",
+    "distance_at",
+    "invasion_stats",
+    "make_ecm_field",
     "register_column",
+    "tumour_edge",
 ]
