@@ -350,3 +350,26 @@ def test_distance_at_and_invasion_stats_reject_bad_arguments(
 def test_doctests_of_the_module_pass() -> None:
     result = doctest.testmod(edge_module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted >= 8
+
+
+def test_the_box_around_the_cells_gives_the_whole_grids_edge() -> None:
+    """The edge is computed on a box around the cells; near them it equals the edge of a
+    grid that is all box, and beyond it the distance is a lower bound."""
+    big = tumour_edge(DISC, (-2000.0, -2000.0), ELEMENT, (200, 200))
+    small = tumour_edge(DISC, LOWER_2D, ELEMENT, SHAPE_2D)
+    off = (
+        2000 - 500
+    ) // 20  # the small grid's element [0, 0] is the big grid's [75, 75]
+    view = (slice(off, off + 50), slice(off, off + 50))
+    np.testing.assert_array_equal(big.inside[view], small.inside)
+    np.testing.assert_array_equal(big.band[view], small.band)
+    near = small.distance_um < 120.0
+    np.testing.assert_array_equal(big.distance_um[view][near], small.distance_um[near])
+    np.testing.assert_allclose(big.normal[view][small.band], small.normal[small.band])
+    assert big.radius_um == small.radius_um
+    # far corners: finite lower bounds of the true distance (≈ 2 mm away)
+    r, _ = _radial((-2000.0, -2000.0), (200, 200), CENTRE_2D)
+    far = ~big.inside & (r > 600.0)
+    assert np.isfinite(big.distance_um).all()
+    assert (big.distance_um[far] <= r[far] - R_DISC + ELEMENT).all()
+    assert (big.distance_um[far] > 200.0).all()

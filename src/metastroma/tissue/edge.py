@@ -59,7 +59,8 @@ class TumourEdge(NamedTuple):
         Element is in the tumour bulk.
     distance_um : (nx, ny[, nz]) float64, µm
         Signed distance of the element centre to the edge: > 0 outside, < 0 inside;
-        +inf everywhere if there is no tumour.
+        exact in the box of the cells widened by the band and the smoothing reach, a
+        lower bound beyond it; +inf everywhere if there is no tumour.
     normal : (nx, ny[, nz], dim) float64
         Outward unit normal of the smoothed bulk mask at each element; 0 where undefined
         (far from the edge, or no tumour).
@@ -280,29 +281,52 @@ def tumour_edge(
 
     idx = np.floor((pts - lower) / element).astype(np.int64)
     idx = np.clip(idx, 0, np.asarray(grid, dtype=np.int64) - 1)
-    flat = np.ravel_multi_index(tuple(idx.T), grid)
-    counts = np.bincount(flat, minlength=math.prod(grid)).reshape(grid)
+    # Work on the box around the cells, wide enough that the smoothing (Gaussians are
+    # truncated at 4 σ), the band and the normals near it are those of the whole grid;
+    # beyond it the distance is a lower bound and the normal 0 (far from any cancer
+    # cell, which is all the simulation and the measurements look at).
+    margin = (
+        math.ceil(band_width / element)
+        + math.ceil(4.0 * max(sigma, NORMAL_SMOOTH_ELEMENTS))
+        + 2
+    )
+    lo = np.maximum(idx.min(axis=0) - margin, 0)
+    hi = np.minimum(idx.max(axis=0) + margin + 1, np.asarray(grid, dtype=np.int64))
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    sub = tuple(int(b - a) for a, b in zip(lo, hi, strict=True))
+    flat = np.ravel_multi_index(tuple((idx - lo).T), sub)
+    counts = np.bincount(flat, minlength=math.prod(sub)).reshape(sub)
     cell_size = math.pi * radius**2 if dim == 2 else 4.0 / 3.0 * math.pi * radius**3
     fraction = counts.astype(np.float64) * (cell_size / element**dim)
 
-    inside = _bulk(fraction, sigma, level)
-    n_inside = int(np.count_nonzero(inside))
+    inside_sub = _bulk(fraction, sigma, level)
+    n_inside = int(np.count_nonzero(inside_sub))
     if n_inside == 0:
         return _no_tumour(grid)
 
-    distance = _signed_distance(inside, element)
-    centre = lower + (np.argwhere(inside).mean(axis=0) + 0.5) * element
+    # a bulk reaching the crop's side reaches the grid's border there (margin > 0), so
+    # "beyond the grid is outside" is the same rule on the crop and on the grid
+    distance_sub = _signed_distance(inside_sub, element)
+    edge = _no_tumour(grid)
+    if any(s_ < g_ for s_, g_ in zip(sub, grid, strict=True)):
+        # beyond the box: a lower bound of the distance (to the box, plus the margin)
+        axes = np.ogrid[tuple(slice(0, g_) for g_ in grid)]
+        gap2 = sum(
+            (np.maximum(np.maximum(int(a) - ax, ax - (int(b) - 1)), 0) * element) ** 2
+            for ax, a, b in zip(axes, lo, hi, strict=True)
+        )
+        edge.distance_um[...] = np.sqrt(gap2) + (margin - 0.5) * element
+    edge.inside[box] = inside_sub
+    edge.distance_um[box] = distance_sub
+    edge.normal[box] = _outward_normal(inside_sub, element)
+    edge.band[box] = ~inside_sub & (distance_sub > 0.0) & (distance_sub <= band_width)
+    centre = lower + (np.argwhere(inside_sub).mean(axis=0) + lo + 0.5) * element
     size = n_inside * element**dim
     eq_radius = (
         math.sqrt(size / math.pi) if dim == 2 else math.cbrt(0.75 * size / math.pi)
     )
-    return TumourEdge(
-        inside=inside,
-        distance_um=distance,
-        normal=_outward_normal(inside, element),
-        band=~inside & (distance > 0.0) & (distance <= band_width),
-        centre_um=np.asarray(centre, dtype=np.float64),
-        radius_um=eq_radius,
+    return edge._replace(
+        centre_um=np.asarray(centre, dtype=np.float64), radius_um=eq_radius
     )
 
 
