@@ -16,7 +16,10 @@ organs and edges of ``default_anatomy()`` as two tables of values.
 
 It also refreshes the symbol tables of docs/tissue-model.md, between the markers
 ``<!-- BEGIN GENERATED PARAMETERS -->`` and ``<!-- END GENERATED PARAMETERS -->``: the
-model's symbols with their keys, defaults, units and sources, from the same schema.
+model's symbols with their keys, defaults, units and sources, from the same schema; and
+those of docs/ddr2-model.md (the DDR2 tissue model: sections ``ddr2``, ``ecm``,
+``msc_rules``, ``intravasation``, ``measure``), one table per block between the markers
+``<!-- BEGIN GENERATED TABLE name -->`` and ``<!-- END GENERATED TABLE name -->``.
 
 Usage (from the repository root)::
 
@@ -54,11 +57,105 @@ from metastroma.config.models import (
     Placement,
     Scenario,
 )
+from metastroma.config.stroma import InhibitorPhase
 
 OUT = Path(__file__).resolve().parent / "parameters.md"
 MODEL_DOC = Path(__file__).resolve().parent / "tissue-model.md"
+DDR2_DOC = Path(__file__).resolve().parent / "ddr2-model.md"
 BEGIN = "<!-- BEGIN GENERATED PARAMETERS -->"
 END = "<!-- END GENERATED PARAMETERS -->"
+BLOCK_BEGIN = "<!-- BEGIN GENERATED TABLE {} -->"
+BLOCK_END = "<!-- END GENERATED TABLE {} -->"
+
+#: The symbol tables of docs/ddr2-model.md: block name -> (key path, symbol), in order.
+DDR2_TABLES: dict[str, list[tuple[str, str]]] = {
+    "ddr2": [
+        ("ddr2.enabled", "—"),
+        ("ddr2.contact", "—"),
+        ("ddr2.contact_range_factor", "f_c"),
+        ("ddr2.induction_per_min", "k_ind"),
+        ("ddr2.contact_saturation", "K_c"),
+        ("ddr2.decay_per_min", "k_deg"),
+        ("ddr2.hypoxic_induction_per_min", "k_hyp"),
+        ("ddr2.hypoxic_threshold_mmhg", "c_h"),
+        ("ddr2.hypoxic_saturation_mmhg", "c_hs"),
+        ("ddr2.activation_per_min", "k_on"),
+        ("ddr2.deactivation_per_min", "k_off"),
+        ("ddr2.collagen_half_activation", "K_ρ"),
+        ("ddr2.inhibitor", "θ_I(t)"),
+        ("ddr2.cancer.basal_expression", "D₀ (cancer)"),
+        ("ddr2.cancer.max_expression", "D_max (cancer)"),
+        ("ddr2.cancer.competence", "χ (cancer)"),
+        ("ddr2.cancer.perturbation", "—"),
+        ("ddr2.cancer.knockdown_fraction", "f_KD"),
+        ("ddr2.benign.basal_expression", "D₀ (benign)"),
+        ("ddr2.benign.max_expression", "D_max (benign)"),
+        ("ddr2.benign.competence", "χ (benign)"),
+    ],
+    "effects": [
+        ("ddr2.effects.guidance_sensitivity_off", "s₀"),
+        ("ddr2.effects.guidance_sensitivity_on", "s₁"),
+        ("ddr2.effects.speed_gain", "g_v"),
+        ("ddr2.effects.persistence_gain", "g_T"),
+        ("ddr2.effects.alignment_persistence_gain", "g_γ"),
+        ("ddr2.effects.adhesion_loss", "g_adh"),
+        ("ddr2.effects.proliferation_gain", "g_p"),
+        ("ddr2.effects.intravasation_gain", "g_i"),
+    ],
+    "msc": [
+        ("msc_rules.genotype", "δ"),
+        ("msc_rules.recruitment_per_min", "k_rec"),
+    ],
+    "ecm_state": [
+        ("ecm.enabled", "—"),
+        ("ecm.element_um", "Δx_ECM"),
+        ("ecm.initial_density", "ρ₀"),
+        ("ecm.initial_anisotropy", "a_init"),
+        ("ecm.initial_orientation", "—"),
+        ("ecm.orientation_angle_deg", "θ_init"),
+        ("ecm.baseline_anisotropy", "a₀"),
+        ("ecm.relaxation_per_min", "k_relax"),
+    ],
+    "ecm_writes": [
+        ("ecm.remodelling", "—"),
+        ("ecm.cancer_realignment_per_um", "r_f (cancer)"),
+        ("ecm.cancer_anisotropy_per_um", "r_a (cancer)"),
+        ("ecm.msc_realignment_per_um", "r_f (MSC)"),
+        ("ecm.msc_anisotropy_per_um", "r_a (MSC)"),
+        ("ecm.msc_deposition_per_min", "r_ρ"),
+        ("ecm.msc_null_deposition_fraction", "f_null"),
+        ("ecm.msc_target_density", "ρ*_MSC"),
+        ("ecm.boundary_emphasis", "β"),
+        ("ecm.band_um", "w_band"),
+        ("ecm.wrapping", "—"),
+        ("ecm.wrapping_per_um", "r_c"),
+        ("ecm.edge_speed_window_min", "τ_u"),
+    ],
+    "guidance": [
+        ("ecm.guidance", "—"),
+        ("ecm.normalised_speed", "—"),
+        ("ecm.density_speed_window", "—"),
+        ("ecm.motility_density_low", "ρ_L"),
+        ("ecm.motility_density_ideal", "ρ_I"),
+        ("ecm.motility_density_high", "ρ_H"),
+    ],
+    "intravasation": [
+        ("intravasation.enabled", "—"),
+        ("intravasation.doorway_density_per_mm2", "n_door"),
+        ("intravasation.doorway_positions_um", "—"),
+        ("intravasation.doorways_on_oxygen_vessels", "—"),
+        ("intravasation.exclusion_radius_um", "r_excl"),
+        ("intravasation.base_hazard_per_min", "h₀"),
+        ("intravasation.capture_radii", "capture distance / R"),
+        ("intravasation.fibre_gain", "g_f"),
+        ("intravasation.cluster_probability", "p_cl"),
+    ],
+    "measure": [
+        ("measure.invasion_threshold_um", "d_inv"),
+        ("measure.tacs2_max_angle_deg", "β₂"),
+        ("measure.tacs3_min_angle_deg", "β₃"),
+    ],
+}
 
 #: Symbols of docs/tissue-model.md (SCIENCE.md notation) for the keys outside cell types.
 GLOBAL_SYMBOLS = {
@@ -98,8 +195,14 @@ CELL_SYMBOLS = {
     "death.necrotic_removal_min": "T_N",
 }
 
-#: Unit of a key, from its name's suffix (shared with the error messages).
-UNITS = UNIT_SUFFIXES
+#: Unit of a key, from its name's suffix (shared with the error messages), plus the
+#: suffixes of the collagen write rates (per µm travelled) and of angles, which the
+#: loader's table does not list (without them ``_per_um`` would read as ``_um``, µm).
+UNITS = {**UNIT_SUFFIXES, "_per_um": "1/µm", "_deg": "°"}
+
+#: Keys whose name ends like a unit suffix but that are dimensionless (``_min`` here is
+#: "minimum", not minutes).
+NO_UNIT: set[str] = set()
 
 #: Sections in the order they appear, with a one-line introduction each.
 INTROS = {
@@ -120,10 +223,43 @@ INTROS = {
         "whole sub-section, and the keys left out take the generic (cancer) defaults, "
         "not these (see scenarios.md)."
     ),
+    "cell_types.benign": (
+        "Benign (non-tumorigenic, MCF10A-like) epithelial cells, the G10 control of E5. "
+        "**Absent by default**; `cell_types: {benign: {}}` defines them with the cancer "
+        "defaults below [A]. What sets them apart is their DDR2 (`ddr2.benign`: basal 0, "
+        "induction competence 0); see [ddr2-model.md](ddr2-model.md)."
+    ),
     "initial_cells[]": (
         "A list of placements, one per block of initial cells. The default list is "
         "one placement with the defaults below (100 cancer cells in a 100 µm disc or "
         "ball at the domain centre)."
+    ),
+    "ddr2": (
+        "DDR2 of the epithelial cells (SCIENCE.md §4.6–4.9, Tables 4.4, 4.5): expression D "
+        "induced by MSC contact, activity A by collagen, inhibitor occupancy θ_I, and what "
+        "A does (`ddr2.effects`). Off by default; the model is described in "
+        "[ddr2-model.md](ddr2-model.md). The items of `ddr2.inhibitor` are in the next "
+        "table."
+    ),
+    "ddr2.inhibitor[]": (
+        "Each item of `ddr2.inhibitor` is one phase of the receptor occupancy θ_I(t), "
+        "piecewise constant: from `start_min` on (until the next phase) θ_I = "
+        "`occupancy`; 0 before the first phase. Phases must have increasing `start_min`."
+    ),
+    "ecm": (
+        "Collagen fibres on their own grid (SCIENCE.md §5, Tables 5.1, 5.2): density, "
+        "anisotropy and director per element; remodelling by cells, MSC deposition, "
+        "relaxation, boundary emphasis, compression wrapping, contact guidance and the "
+        "density speed window. Off by default ([ddr2-model.md](ddr2-model.md))."
+    ),
+    "msc_rules": "MSC DDR2 genotype and recruitment (SCIENCE.md §4.10).",
+    "intravasation": (
+        "Exits of cancer cells at vessel doorways (SCIENCE.md §5.6, Table 5.4): doorways, "
+        "hazard, clusters. Off by default; each exit is a row of `events.parquet`."
+    ),
+    "measure": (
+        "Definitions used by the DDR2 and collagen columns of `metrics.parquet` "
+        "(SCIENCE.md §6.3, §6.4)."
     ),
     "output": (
         "What a run writes and when, in simulated minutes; each interval is rounded "
@@ -166,6 +302,8 @@ COHORT_INTROS = {
 
 def unit_of(name: str) -> str:
     """Unit read from the key's suffix, or '–' for a dimensionless or non-numeric key."""
+    if name in NO_UNIT:
+        return "–"
     best = ""
     for suffix in UNITS:
         if name.endswith(suffix) and len(suffix) > len(best):
@@ -394,6 +532,10 @@ def sections() -> list[tuple[str, list[Row]]]:
             rows = []
             walk(value, name, rows)
             out.append((name, rows))
+            if name == "ddr2":
+                items: list[Row] = []
+                walk(InhibitorPhase(), "ddr2.inhibitor[]", items)
+                out.append(("ddr2.inhibitor[]", items))
     return out
 
 
@@ -609,7 +751,8 @@ def render() -> str:
         "dot and a signed exponent (`1.0e-10`; YAML takes `1e-10` for a string).",
         "- **unit** is read from the key's suffix (`_um` µm, `_min` min, `_per_min` "
         "1/min, `_um_per_min` µm/min, `_um2_per_min` µm²/min, `_mmhg` mmHg, `_per_mm2` "
-        "1/mm²); '–' is dimensionless or not a number.",
+        "1/mm², `_per_um` 1/µm: per µm travelled, `_deg` degrees); '–' is dimensionless "
+        "or not a number.",
         "- **bounds** are checked when the scenario is loaded; cross-field rules (a "
         "phenotype step that is a whole number of mechanics steps, a necrosis threshold "
         "below the far field, …) are listed in [scenarios.md](scenarios.md).",
@@ -620,7 +763,9 @@ def render() -> str:
         "to be calibrated. Unmarked keys are scenario choices or numerical settings.",
         "",
         "The model these parameters belong to is described in "
-        "[tissue-model.md](tissue-model.md).",
+        "[tissue-model.md](tissue-model.md) (cells and oxygen) and "
+        "[ddr2-model.md](ddr2-model.md) (DDR2, MSCs, collagen, intravasation: the "
+        "sections `ddr2`, `ecm`, `msc_rules`, `intravasation` and `measure`).",
         "",
         "MSC defaults that differ from the cancer defaults: "
         + "; ".join(differences())
@@ -672,6 +817,36 @@ def render_model_tables() -> str:
     return "\n".join(lines)
 
 
+def render_ddr2_block(name: str) -> str:
+    """One generated symbol table of docs/ddr2-model.md, markers included."""
+    rows = _rows_by_path()
+    lines = [
+        BLOCK_BEGIN.format(name),
+        "<!-- Written by docs/gen_parameters.py from the scenario schema; do not edit "
+        "between these markers. -->",
+        "",
+        "| symbol | key | default | unit | bounds | source (from the schema) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for path, sym in DDR2_TABLES[name]:
+        r = rows[path]
+        lines.append(f"| {sym} | {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} |")
+    lines += ["", BLOCK_END.format(name)]
+    return "\n".join(lines)
+
+
+def _ddr2_doc_text(current: str) -> str:
+    """``current`` with every generated block of docs/ddr2-model.md rewritten."""
+    for name in DDR2_TABLES:
+        begin, end = BLOCK_BEGIN.format(name), BLOCK_END.format(name)
+        if begin not in current or end not in current:
+            continue
+        head, rest = current.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        current = head + render_ddr2_block(name) + tail
+    return current
+
+
 def _model_doc_text(current: str) -> str:
     """``current`` with the generated block replaced (unchanged if it has no markers)."""
     if BEGIN not in current or END not in current:
@@ -695,6 +870,9 @@ def main(argv: list[str] | None = None) -> int:
     if MODEL_DOC.is_file():
         doc = MODEL_DOC.read_text(encoding="utf-8")
         wanted[MODEL_DOC] = _model_doc_text(doc)
+    if DDR2_DOC.is_file():
+        doc = DDR2_DOC.read_text(encoding="utf-8")
+        wanted[DDR2_DOC] = _ddr2_doc_text(doc)
     stale = []
     for path, text in wanted.items():
         current = path.read_text(encoding="utf-8") if path.is_file() else ""

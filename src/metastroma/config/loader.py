@@ -48,6 +48,8 @@ UNIT_SUFFIXES = {
     "_years": "years",
     "_h": "h",
     "_per_mm3": "1/mm³",
+    "_per_um": "1/µm",
+    "_deg": "degrees",
 }
 
 

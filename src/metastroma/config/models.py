@@ -498,6 +498,8 @@ MSC_SUB_DEFAULTS: dict[str, dict[str, Any]] = {
     "motility": {"speed_um_per_min": 0.3, "persistence_min": 30.0},
     # MSCs do not divide by default (in-vitro cycle 24–72 h [M])
     "cycle": {"model": "none"},
+    # MSCs die by necrosis only (SCIENCE.md §4.10 [A]): no apoptosis
+    "death": {"apoptosis_per_min": 0.0},
 }
 
 
@@ -524,6 +526,10 @@ class MscCellConfig(CellTypeConfig):
     cycle: CycleConfig = Field(
         default_factory=lambda: CycleConfig(**MSC_SUB_DEFAULTS["cycle"]),
         description="MSCs do not divide by default (in-vitro cycle 24–72 h [M]).",
+    )
+    death: DeathConfig = Field(
+        default_factory=lambda: DeathConfig(**MSC_SUB_DEFAULTS["death"]),
+        description="MSCs die by necrosis only (SCIENCE.md §4.10 [A]): apoptosis rate 0.",
     )
 
     @model_validator(mode="before")

@@ -406,26 +406,26 @@ class EcmConfig(_Model):
     density_speed_window: bool = Field(
         True, description="Speed × h(ρ), the M24 density window [C]."
     )
-    motility_density_min: float = Field(
+    motility_density_low: float = Field(
         0.0, ge=0.0, le=1.0, description="ρ_L, no motion at or below [C] M24 0."
     )
     motility_density_ideal: float = Field(
         0.5, ge=0.0, le=1.0, description="ρ_I, full speed [C] M24 0.5."
     )
-    motility_density_max: float = Field(
+    motility_density_high: float = Field(
         1.0, ge=0.0, le=1.0, description="ρ_H, no motion at or above [C] M24 1."
     )
 
     @model_validator(mode="after")
     def _window(self) -> Self:
         lo, mid, hi = (
-            self.motility_density_min,
+            self.motility_density_low,
             self.motility_density_ideal,
-            self.motility_density_max,
+            self.motility_density_high,
         )
         if not lo < mid < hi:
             raise ValueError(
-                "motility_density_ideal: needs motility_density_min < ideal < max"
+                "motility_density_ideal: needs motility_density_low < ideal < high"
             )
         return self
 

@@ -427,7 +427,9 @@ def ecm_remodel(
 
     in the boundary band compression wraps fibres toward the tangent t̂ at the edge speed
     u_n (d̂ → t̂, v → u_n, rate r_c). Increments are summed in cell-id order and applied
-    once: f ← normalise(f + ΣΔf), a and ρ clamped to [0, 1]. ``instant`` mode sets
+    once: f ← normalise(f + k ΣΔf) with k = min(1, 1/Σ c), c = Δt r_f x v (1 − a) each
+    writer's turning weight (so f never overshoots the writers' directions), a and ρ
+    clamped to [0, 1]. ``instant`` mode sets
     f ← normalise(Σ σ d̂), a ← 1 (M24 mode 0). ``written`` flags elements that got a write.
     """
     n_el = rho.shape[0]
@@ -449,6 +451,7 @@ def ecm_remodel(
         g1 = 0.0
         g2 = 0.0
         n_inst = 0
+        c_sum = 0.0  # Σ of the writers' turning weights Δt r v (1 − a)
         wrote = False
         # writers in cell-id order: repeated selection of the next smallest id (an element
         # holds a handful of cells), so sums do not depend on row order or threads
@@ -497,6 +500,7 @@ def ecm_remodel(
                     n_inst += 1
                 continue
             c = dt * rf * v * (1.0 - a0)
+            c_sum += c
             g0 -= c * (f0 - sg * m0)
             g1 -= c * (f1 - sg * m1)
             g2 -= c * (f2 - sg * m2)
@@ -526,6 +530,7 @@ def ecm_remodel(
             if t0 * t0 + t1 * t1 + t2 * t2 > 0.5:
                 sg = 1.0 if f0 * t0 + f1 * t1 + f2 * t2 >= 0.0 else -1.0
                 c = dt * wrap_per_um * edge_speed_um_per_min * (1.0 - a0)
+                c_sum += c
                 g0 -= c * (f0 - sg * t0)
                 g1 -= c * (f1 - sg * t1)
                 g2 -= c * (f2 - sg * t2)
@@ -539,9 +544,13 @@ def ecm_remodel(
             h0, h1, h2 = g0, g1, g2
             new_a = 1.0
         else:
-            h0 = f0 + g0
-            h1 = f1 + g1
-            h2 = f2 + g2
+            # one writer turns f at most onto its direction (weight ≤ 1, as M24's
+            # sequential updates); many writers' summed weights are capped at 1 so
+            # that f is never pushed past the writers' mean direction
+            k = 1.0 / c_sum if c_sum > 1.0 else 1.0
+            h0 = f0 + k * g0
+            h1 = f1 + k * g1
+            h2 = f2 + k * g2
             new_a = min(max(a0 + d_a, 0.0), 1.0)
         hn = np.sqrt(h0 * h0 + h1 * h1 + h2 * h2)
         if hn > 1e-12:

@@ -48,12 +48,14 @@ class GuidanceTables(NamedTuple):
     drive_is_genotype: BoolArray
 
 
-def guidance_tables(scenario: Scenario) -> GuidanceTables:
+def guidance_tables(scenario: Scenario, msc_occupancy: float = 0.0) -> GuidanceTables:
     """Contact-guidance and DDR2 gains per kind (SCIENCE.md §4.9, §4.10, §5.5).
 
     Cancer and benign cells: s = s₀ + (s₁ − s₀) A with the DDR2 gains on speed and
-    persistence. MSCs: s = δ, no speed or persistence gains [A]. With the collagen field
-    off the sensitivities are unused (there is no fibre to follow).
+    persistence. MSCs: s = δ (1 − θ_I), no speed or persistence gains [A]: an inhibitor
+    blocks stromal DDR2 as well (SCIENCE.md Table 4.3, Grither 2018), and MSC DDR2 is a
+    genotype, not an ODE, so its function is scaled by the free receptor fraction. With
+    the collagen field off the sensitivities are unused (there is no fibre to follow).
     """
     eff = scenario.ddr2.effects
     k = N_KINDS
@@ -72,7 +74,7 @@ def guidance_tables(scenario: Scenario) -> GuidanceTables:
         if scenario.ddr2.enabled:
             t.speed_gain[kind] = eff.speed_gain
             t.persist_gain[kind] = eff.persistence_gain
-    t.sens_slope[CellKind.MSC] = 1.0
+    t.sens_slope[CellKind.MSC] = 1.0 - msc_occupancy
     t.drive_is_genotype[CellKind.MSC] = True
     return t
 

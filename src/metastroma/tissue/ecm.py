@@ -193,12 +193,13 @@ class EcmTables(NamedTuple):
     band_boost: F64Array
 
 
-def ecm_tables(scenario: Scenario) -> EcmTables:
+def ecm_tables(scenario: Scenario, msc_occupancy: float = 0.0) -> EcmTables:
     """Write rates of each kind (SCIENCE.md Tables 4.5, 5.1, 5.2).
 
     Cancer cells realign and anisotropise at r_f A, r_a A and do not deposit; MSCs at
     r_f δ, r_a δ (1 + β in the band) and deposit at r_ρ (δ + (1 − δ) f_null); benign
-    cells do not write (A = 0 in them).
+    cells do not write (A = 0 in them). An inhibitor occupancy θ_I scales every MSC rate
+    by 1 − θ_I (stromal DDR2 blocked too, SCIENCE.md Table 4.3 [A]).
     """
     c = scenario.ecm
     k = N_KINDS
@@ -216,9 +217,10 @@ def ecm_tables(scenario: Scenario) -> EcmTables:
         return t
     t.realign_per_um[CellKind.CANCER] = c.cancer_realignment_per_um
     t.aniso_per_um[CellKind.CANCER] = c.cancer_anisotropy_per_um
-    t.realign_per_um[CellKind.MSC] = c.msc_realignment_per_um
-    t.aniso_per_um[CellKind.MSC] = c.msc_anisotropy_per_um
-    t.deposit_per_min[CellKind.MSC] = c.msc_deposition_per_min
+    free = 1.0 - msc_occupancy
+    t.realign_per_um[CellKind.MSC] = c.msc_realignment_per_um * free
+    t.aniso_per_um[CellKind.MSC] = c.msc_anisotropy_per_um * free
+    t.deposit_per_min[CellKind.MSC] = c.msc_deposition_per_min * free
     t.deposit_null_fraction[CellKind.MSC] = c.msc_null_deposition_fraction
     t.target_density[CellKind.MSC] = c.msc_target_density
     t.band_boost[CellKind.MSC] = c.boundary_emphasis

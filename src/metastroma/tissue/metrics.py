@@ -216,13 +216,13 @@ def measure_stroma(
         cells["pos_um"], n, ecm.lower_um, ecm.element_um, ecm.shape
     )
     near = np.zeros(ecm.n_elements, dtype=np.bool_)
-    if msc.any():
-        reach = int(np.ceil(30.0 / ecm.element_um))
-        grid = np.zeros(tuple(int(x) for x in ecm.shape), dtype=np.bool_)
-        grid.ravel()[el_m[msc]] = True
+    if msc.any():  # element centres within 30 µm of an MSC's element centre
         from scipy import ndimage as ndi
 
-        near = ndi.binary_dilation(grid, iterations=reach).ravel()
+        grid = np.ones(tuple(int(x) for x in ecm.shape), dtype=np.bool_)
+        grid.ravel()[el_m[msc]] = False
+        dist = ndi.distance_transform_edt(grid, sampling=ecm.element_um)
+        near = np.asarray(dist).ravel() <= 30.0
     row["density_near_msc"] = _mean_or_nan(rho[near])
     # cell–fibre agreement under moving cells
     for name, mask in (("cancer", cancer), ("msc", msc)):

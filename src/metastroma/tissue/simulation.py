@@ -76,7 +76,6 @@ from metastroma.tissue.mechanics import (
     neighbour_grid_shape,
     sort_by_bin,
 )
-from metastroma.tissue.metrics import tumour_radius_um
 from metastroma.tissue.motility import MotilityTables, motility_tables
 from metastroma.tissue.oxygen import (
     OxygenField,
@@ -158,8 +157,11 @@ class TissueSimulation:
         self.mech: MechanicsTables = mechanics_tables(scenario)
         self.motility: MotilityTables = motility_tables(scenario)
         self.life: LifecycleTables = lifecycle_tables(scenario)
-        self.guide: GuidanceTables = guidance_tables(scenario)
-        self.ecm_rates: EcmTables = ecm_tables(scenario)
+        self._msc_occupancy = (
+            scenario.ddr2.occupancy_at(self.t_min) if scenario.ddr2.enabled else 0.0
+        )
+        self.guide: GuidanceTables = guidance_tables(scenario, self._msc_occupancy)
+        self.ecm_rates: EcmTables = ecm_tables(scenario, self._msc_occupancy)
         self.ecm: EcmField | None = ecm
         self.lower = np.asarray(scenario.domain.lower_um, dtype=np.float64)
         self.upper = np.asarray(scenario.domain.upper_um, dtype=np.float64)
@@ -215,6 +217,11 @@ class TissueSimulation:
         if self.motility.uses_gradient:
             self._grad = unit_gradient(self.oxygen)
         self._update_edge()
+        theta = sc.ddr2.occupancy_at(self.t_min) if sc.ddr2.enabled else 0.0
+        if theta != self._msc_occupancy:  # the inhibitor blocks MSC DDR2 too
+            self._msc_occupancy = theta
+            self.guide = guidance_tables(sc, theta)
+            self.ecm_rates = ecm_tables(sc, theta)
         grid = self.neighbour_grid()
         if self.ecm is not None:
             _, rho = values_at_cells(self.cells, self.ecm, self.backend)
@@ -270,7 +277,11 @@ class TissueSimulation:
         return BlockReport(rep.n_divided, rep.n_removed, events)
 
     def _update_edge(self) -> None:
-        """Tumour edge on the ECM grid and the moving-average edge speed u_n (§5.4)."""
+        """Tumour edge on the ECM grid and the moving-average edge speed u_n (§5.4).
+
+        u_n is an exponential moving average (time constant ``edge_speed_window_min``)
+        of the growth rate of the bulk's equivalent radius √(A/π) (∛(3V/4π) in 3D).
+        """
         if self.ecm is None:
             return
         cells = self.cells
@@ -288,12 +299,13 @@ class TissueSimulation:
             self.scenario.ecm.band_um,
             radius,
         )
-        r_now, _ = tumour_radius_um(pos, self.scenario.dim)
-        if pos.shape[0] and math.isfinite(self.edge_radius_um):
+        # u_n follows the bulk's equivalent radius (the level set, not the invaders)
+        r_now = self.edge.radius_um
+        if r_now > 0 and math.isfinite(self.edge_radius_um):
             raw = (r_now - self.edge_radius_um) / self.dt_ph
             w = 1.0 - math.exp(-self.dt_ph / self.scenario.ecm.edge_speed_window_min)
             self.edge_speed_um_per_min += w * (raw - self.edge_speed_um_per_min)
-        self.edge_radius_um = r_now if pos.shape[0] else math.nan
+        self.edge_radius_um = r_now if r_now > 0 else math.nan
 
     def _recruit_mscs(self, n_cancer: int) -> None:
         """MSCs recruited at k_rec per cancer cell per minute, entering at the domain edge.
@@ -389,9 +401,9 @@ class TissueSimulation:
             ecm_cfg.guidance,
             ecm_cfg.normalised_speed,
             ecm_cfg.density_speed_window,
-            ecm_cfg.motility_density_min,
+            ecm_cfg.motility_density_low,
             ecm_cfg.motility_density_ideal,
-            ecm_cfg.motility_density_max,
+            ecm_cfg.motility_density_high,
             self.lower,
             self.upper,
             self.scenario.domain.wall,
