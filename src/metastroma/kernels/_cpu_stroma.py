@@ -119,9 +119,15 @@ def ddr2_update(
     (SCIENCE.md §4.7, §4.8):
 
         k̃ = χ [k_ind n/(n + K_c) + k_hyp H(c)],  D* = (k̃ D_max + k_deg D₀)/(k̃ + k_deg),
-        D ← D* + (D − D*) e^{−(k̃ + k_deg) Δt};
-        k_a = k_on ρ/(ρ + K_ρ) (1 − θ),  A* = k_a D/(k_a + k_off),
-        A ← A* + (A − A*) e^{−(k_a + k_off) Δt},  A ← min(A, D).
+        D ← D* + (D − D*) e^{−r Δt},  r = k̃ + k_deg;
+        k_a = k_on ρ/(ρ + K_ρ) (1 − θ),  λ = k_a + k_off,
+        A ← A e^{−λΔt} + k_a [D* (1 − e^{−λΔt})/λ + (D − D*)(e^{−rΔt} − e^{−λΔt})/(λ − r)],
+        A ← min(A, D).
+
+    The A update is the exact solution of dA/dt = k_a D(t) − λ A with D(t) moving
+    exponentially over the step (SCIENCE.md §4.8 holds D at its updated value, a
+    first-order splitting; the exact pair removes that error). At fixed D it is
+    A* + (A − A*) e^{−λΔt} with A* = k_a D/λ.
 
     Only live epithelial cells (cancer, benign) change; MSC DDR2 is the constant genotype.
     ``contact_min`` accumulates the time spent with at least one MSC contact.
@@ -137,21 +143,34 @@ def ddr2_update(
         rate = kt + k_deg
         d0 = basal[i]
         dm = d_max[i]
+        d_old = expression[i]
         if rate > 0.0:
             d_star = (kt * dm + k_deg * d0) / rate
-            d = d_star + (expression[i] - d_star) * np.exp(-rate * dt)
+            d = d_star + (d_old - d_star) * np.exp(-rate * dt)
         else:
-            d = expression[i]
+            d_star = d_old
+            d = d_old
         d = min(max(d, 0.0), dm)
         expression[i] = d
         rho = rho_at_cell[i]
         kp = k_on * (rho / (rho + k_rho)) * (1.0 - theta) if rho > 0.0 else 0.0
-        rate_a = kp + k_off
-        if rate_a > 0.0:
-            a_star = kp * d / rate_a
-            a = a_star + (activity[i] - a_star) * np.exp(-rate_a * dt)
+        lam = kp + k_off
+        a_old = activity[i]
+        # exact solution of the linear pair over the step: D(s) = D* + (D₀ − D*) e^{−r s}
+        # drives dA/ds = k_a D(s) − λ A, so
+        # A(Δt) = A e^{−λΔt} + k_a [D* (1 − e^{−λΔt})/λ + (D₀ − D*) φ(r, λ)],
+        # φ = (e^{−rΔt} − e^{−λΔt})/(λ − r)  (→ Δt e^{−λΔt} as r → λ)
+        e_l = np.exp(-lam * dt)
+        if lam > 0.0:
+            steady = d_star * (1.0 - e_l) / lam
         else:
-            a = activity[i]
+            steady = d_star * dt
+        gap = lam - rate
+        if abs(gap) * dt > 1e-8:
+            phi = (np.exp(-rate * dt) - e_l) / gap
+        else:
+            phi = dt * e_l * (1.0 - 0.5 * gap * dt)
+        a = a_old * e_l + kp * (steady + (d_old - d_star) * phi)
         activity[i] = min(max(a, 0.0), d)
 
 

@@ -18,6 +18,7 @@ cluster. Each exit is an event row (time, ids, cluster size, D and A of the cell
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from metastroma.config.models import Scenario
 from metastroma.kernels import Backend, rng
 from metastroma.tissue.ecm import EcmField
 from metastroma.tissue.mechanics import NeighbourGrid
+from metastroma.tissue.setup import PlacementError
 from metastroma.tissue.state import Cells
 
 
@@ -36,16 +38,21 @@ def doorway_positions(
 ) -> F64Array:
     """(n_doors, 2) x–y positions of the doorways (µm).
 
-    Random doorways: the expected count n_door × (x–y area in mm²) rounded to the nearest
+    Random doorways: the expected count n_door × (x–y area in mm²) rounded half up to an
     integer, uniform in the x–y section (streams ``DOORWAY_X``/``DOORWAY_Y`` keyed by the
     doorway index), at least ``exclusion_radius_um`` from the domain centre (redrawn with a
     new key until they are). Then the given positions, then the oxygen vessels if asked.
+
+    Raises
+    ------
+    PlacementError
+        If the exclusion leaves too little room for the random doorways.
     """
     cfg = scenario.intravasation
     lo = np.asarray(scenario.domain.lower_um[:2], dtype=np.float64)
     hi = np.asarray(scenario.domain.upper_um[:2], dtype=np.float64)
     area_mm2 = float(np.prod(hi - lo)) * 1e-6
-    n = round(cfg.doorway_density_per_mm2 * area_mm2)
+    n = math.floor(cfg.doorway_density_per_mm2 * area_mm2 + 0.5)
     mid = 0.5 * (lo + hi)
     pts = np.zeros((0, 2))
     if n > 0:
@@ -65,6 +72,11 @@ def doorway_positions(
             ok = np.hypot(*(p - mid).T) >= cfg.exclusion_radius_um
             found.append(p[ok])
         pts = np.concatenate(found)[:n]
+        if pts.shape[0] < n:
+            raise PlacementError(
+                f"intravasation.exclusion_radius_um = {cfg.exclusion_radius_um:g}: leaves "
+                f"room for {pts.shape[0]} of the {n} random doorways (µm)"
+            )
     given = np.asarray(
         [p[:2] for p in cfg.doorway_positions_um], dtype=np.float64
     ).reshape(-1, 2)
