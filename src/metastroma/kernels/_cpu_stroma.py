@@ -161,10 +161,7 @@ def ddr2_update(
         # A(Δt) = A e^{−λΔt} + k_a [D* (1 − e^{−λΔt})/λ + (D₀ − D*) φ(r, λ)],
         # φ = (e^{−rΔt} − e^{−λΔt})/(λ − r)  (→ Δt e^{−λΔt} as r → λ)
         e_l = np.exp(-lam * dt)
-        if lam > 0.0:
-            steady = d_star * (1.0 - e_l) / lam
-        else:
-            steady = d_star * dt
+        steady = d_star * (1.0 - e_l) / lam if lam > 0.0 else d_star * dt
         gap = lam - rate
         if abs(gap) * dt > 1e-8:
             phi = (np.exp(-rate * dt) - e_l) / gap
