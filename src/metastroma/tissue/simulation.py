@@ -8,7 +8,7 @@ mechanics [C PC main loop]:
    Δt_ph, each cell reads its voxel's concentration.
 2. **Tumour edge** (``tissue.edge``): the density level set of the live cancer cells on the
    ECM grid, its boundary band and normals; the edge speed u_n (moving average of the
-   growth of the cancer mass's radius) for compression wrapping.
+   growth of the bulk's equivalent radius) for compression wrapping.
 3. **DDR2** (``tissue.ddr2``): MSC contacts counted on the neighbour grid, the exact update
    of expression D and activity A, then the adhesion scale √(1 − g_adh A).
 4. **Intravasation** (``tissue.vessels``): exits at doorways, clusters, events; the leaving
