@@ -533,6 +533,57 @@ def cohort(
 
 
 @app.command()
+def plot(
+    run_dir: Annotated[
+        Path, typer.Argument(metavar="RUN", help="Tissue run directory.")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Directory for the figures (default: RUN/figures)."
+        ),
+    ] = None,
+    step: Annotated[
+        int | None,
+        typer.Option(help="Snapshot (mechanics step) to draw (default: the last)."),
+    ] = None,
+    movie: Annotated[
+        bool, typer.Option(help="Also write tissue.mp4, one frame per snapshot.")
+    ] = False,
+    fps: Annotated[int, typer.Option(help="Movie frames per second (1-60).")] = 6,
+) -> None:
+    """Draw a tissue run: snapshot, time series and (--movie) a movie of it."""
+    from metastroma.viz import (
+        check_tissue_run,
+        plot_tissue_snapshot,
+        plot_tissue_timeseries,
+        write_movie,
+    )
+
+    where = out if out is not None else run_dir / "figures"
+    try:
+        if movie and not 1 <= fps <= 60:
+            raise ConfigError(f"--fps {fps}: must be an integer from 1 to 60")
+        drawn = check_tissue_run(run_dir, step, metrics=True)  # before writing
+        paths = [
+            (
+                "snapshot",
+                plot_tissue_snapshot(run_dir, where / "tissue_snapshot.png", drawn),
+            ),
+            (
+                "time series",
+                plot_tissue_timeseries(run_dir, where / "tissue_timeseries.png"),
+            ),
+        ]
+        if movie:
+            paths.append(("movie", write_movie(run_dir, where / "tissue.mp4", fps=fps)))
+    except _BAD_INPUT as err:
+        raise _fail(err, 2) from err
+    for what, path in paths:  # two or three files
+        console.print(f"{what}: {escape(str(path))}", highlight=False)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON schema of a scenario file."""
     from metastroma.config import scenario_json_schema
