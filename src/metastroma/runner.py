@@ -202,12 +202,16 @@ class _Driver:
             measure_stroma(sim.cells, self.scenario, sim.ecm, sim.counters, sim.backend)
         )
         prev = self.metrics.rows
-        if prev.get("t_min"):  # exits per hour since the previous row
-            dt = sim.t_min - prev["t_min"][-1]
-            dn = row["exit_cells_total"] - prev["exit_cells_total"][-1]
-            row["exits_per_h"] = 60.0 * dn / dt if dt > 0 else float("nan")
-        else:
-            row["exits_per_h"] = float("nan")
+        for name, total in (
+            ("exit_cells_per_h", "exit_cells_total"),
+            ("exit_events_per_h", "exit_events_total"),
+        ):  # rates over the interval since the previous row (NaN in the first)
+            if prev.get("t_min"):
+                dt = sim.t_min - prev["t_min"][-1]
+                dn = row[total] - prev[total][-1]
+                row[name] = 60.0 * dn / dt if dt > 0 else float("nan")
+            else:
+                row[name] = float("nan")
         return row
 
     def ecm_frame(self) -> dict[str, np.ndarray] | None:

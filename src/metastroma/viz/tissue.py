@@ -1222,7 +1222,7 @@ _PANELS: tuple[tuple[str, str, tuple[_Series, ...]], ...] = (
     (
         "Exits (intravasation)",
         "cells per hour (1/h)",
-        (("exits_per_h", "cells exiting per hour", "k-"),),
+        (("exit_cells_per_h", "cells exiting per hour", "k-"),),
     ),
 )
 #: Size (inches) of one time-series panel.
@@ -1289,7 +1289,7 @@ def plot_tissue_timeseries(run_dir: Path, out: Path) -> Path:
         title, ylabel, series = panels[i]
         for col, label, style in series:
             y = np.asarray(m[col], dtype=np.float64)
-            if col == "exits_per_h":  # a rate over the interval before each row
+            if col == "exit_cells_per_h":  # a rate over the interval before each row
                 ax.step(th, y, style, where="pre", lw=1.4, label=label)
             else:
                 ax.plot(th, y, style, lw=1.4, label=label)
