@@ -176,3 +176,23 @@ def positions_by_id(table: Any) -> dict[int, tuple[float, float]]:
     x = table.column("x_um").to_numpy()
     y = table.column("y_um").to_numpy()
     return {int(i): (float(u), float(v)) for i, u, v in zip(ids, x, y, strict=True)}
+
+
+def checkpoint_steps(run_dir: Path) -> list[int]:
+    """Steps of the complete checkpoints of a run directory."""
+    root = run_dir / "checkpoints"
+    if not root.is_dir():
+        return []
+    return [
+        int(p.name.removeprefix("step="))
+        for p in root.iterdir()
+        if p.name.startswith("step=") and (p / "meta.json").is_file()
+    ]
+
+
+def run_status(run_dir: Path) -> str | None:
+    """The manifest's status, or None while it cannot be read."""
+    try:
+        return str(manifest(run_dir)["status"])
+    except (OSError, ValueError, KeyError):
+        return None

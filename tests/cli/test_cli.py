@@ -21,12 +21,14 @@ import yaml
 from _helpers import (
     TINY,
     assert_same_outputs,
+    checkpoint_steps,
     finish,
     manifest,
     positions_by_id,
     read_oxygen,
     read_snapshot,
     run_cli,
+    run_status,
     scenario_dict,
     snapshot_names,
     start_cli,
@@ -323,24 +325,6 @@ LONG = scenario_dict(
 KILL_AFTER_STEP = 1200  # block 20 of 60
 
 
-def _checkpoint_steps(run_dir: Path) -> list[int]:
-    root = run_dir / "checkpoints"
-    if not root.is_dir():
-        return []
-    steps = []
-    for p in root.iterdir():
-        if p.name.startswith("step=") and (p / "meta.json").is_file():
-            steps.append(int(p.name.removeprefix("step=")))
-    return steps
-
-
-def _status(run_dir: Path) -> str | None:
-    try:
-        return str(manifest(run_dir)["status"])
-    except (OSError, ValueError, KeyError):
-        return None
-
-
 def test_killed_run_resumes_bitwise(tmp_path: Path) -> None:
     scenario = write_scenario(tmp_path / "long.yaml", LONG)
     killed, whole = tmp_path / "killed", tmp_path / "whole"
@@ -349,8 +333,12 @@ def test_killed_run_resumes_bitwise(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 240.0
         while True:
-            steps = _checkpoint_steps(killed)
-            if steps and max(steps) >= KILL_AFTER_STEP and _status(killed) == "running":
+            steps = checkpoint_steps(killed)
+            if (
+                steps
+                and max(steps) >= KILL_AFTER_STEP
+                and run_status(killed) == "running"
+            ):
                 break
             assert proc.poll() is None, (
                 f"run ended before the kill: {proc.stderr.read()}"
@@ -364,7 +352,7 @@ def test_killed_run_resumes_bitwise(tmp_path: Path) -> None:
             proc.kill()
         assert proc.stderr is not None
         proc.stderr.close()
-    assert _status(killed) == "running"
+    assert run_status(killed) == "running"
     assert manifest(killed)["status"] != "complete"
     assert f"step={3600:09d}" not in snapshot_names(killed)  # the run was cut short
 

@@ -14,9 +14,11 @@ import pyarrow.parquet as pq
 import zarr
 from _helpers import (
     assert_same_outputs,
+    checkpoint_steps,
     finish,
     manifest,
     run_cli,
+    run_status,
     scenario_dict,
     start_cli,
     write_scenario,
@@ -61,24 +63,6 @@ STROMA = scenario_dict(
 KILL_AFTER_STEP = 1200
 
 
-def _checkpoint_steps(run_dir: Path) -> list[int]:
-    root = run_dir / "checkpoints"
-    if not root.is_dir():
-        return []
-    return [
-        int(p.name.removeprefix("step="))
-        for p in root.iterdir()
-        if p.name.startswith("step=") and (p / "meta.json").is_file()
-    ]
-
-
-def _status(run_dir: Path) -> str | None:
-    try:
-        return str(manifest(run_dir)["status"])
-    except (OSError, ValueError, KeyError):
-        return None
-
-
 def test_killed_stroma_run_resumes_bitwise(tmp_path: Path) -> None:
     scenario = write_scenario(tmp_path / "stroma.yaml", STROMA)
     killed, whole = tmp_path / "killed", tmp_path / "whole"
@@ -87,8 +71,12 @@ def test_killed_stroma_run_resumes_bitwise(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 240.0
         while True:
-            steps = _checkpoint_steps(killed)
-            if steps and max(steps) >= KILL_AFTER_STEP and _status(killed) == "running":
+            steps = checkpoint_steps(killed)
+            if (
+                steps
+                and max(steps) >= KILL_AFTER_STEP
+                and run_status(killed) == "running"
+            ):
                 break
             assert proc.poll() is None, f"ended before the kill: {proc.stderr.read()}"
             assert time.monotonic() < deadline, "no checkpoint in time"
