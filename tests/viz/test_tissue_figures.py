@@ -30,6 +30,7 @@ from metastroma.store.readers import (
     snapshot_steps,
 )
 from metastroma.tissue.edge import tumour_edge
+from metastroma.viz import _tissue_draw as vd
 from metastroma.viz import (
     plot_tissue_snapshot,
     plot_tissue_timeseries,
@@ -175,7 +176,7 @@ def test_read_events(ddr2_run: Path, tmp_path: Path) -> None:
 def test_snapshot_png_has_the_figure_size(ddr2_run: Path, tmp_path: Path) -> None:
     out = plot_tissue_snapshot(ddr2_run, tmp_path / "sub" / "snap.png")
     assert out == tmp_path / "sub" / "snap.png"
-    w, h = vt.SNAPSHOT_SIZE_IN
+    w, h = vd.SNAPSHOT_SIZE_IN
     assert png_size(out) == (round(w * vt.FIGURE_DPI), round(h * vt.FIGURE_DPI))
     assert [p.name for p in out.parent.iterdir()] == ["snap.png"]  # no temp file left
 
@@ -196,7 +197,7 @@ def test_cancer_cells_are_coloured_by_ddr2_activity(ddr2_run: Path, which: int) 
         np.column_stack([cells["x_um"], cells["y_um"]])[live_cancer],
     )
     fig.canvas.draw()  # colours are mapped at draw time
-    expected = matplotlib.colormaps[vt.ACTIVITY_CMAP](np.clip(a, 0, 1))
+    expected = matplotlib.colormaps[vd.ACTIVITY_CMAP](np.clip(a, 0, 1))
     np.testing.assert_allclose(coll.get_facecolors(), expected, atol=1e-6)
     if which == -1:  # after 2 h the MSC contacts and collagen have raised A
         assert a.max() > 0.05
@@ -256,7 +257,7 @@ def test_exits_up_to_the_snapshot_time_are_drawn(
 
 def test_band_collagen_is_classed_by_its_angle_to_the_edge() -> None:
     """Radial fibres around a disc are TACS-3, tangential ones TACS-2 (β, SCIENCE §6.4)."""
-    grid = vt._Grid(np.array([-300.0, -300.0]), 20.0, (30, 30))
+    grid = vd._Grid(np.array([-300.0, -300.0]), 20.0, (30, 30))
     c = grid.centres(0)
     x, y = np.meshgrid(c, c, indexing="ij")
     r = np.hypot(x, y)
@@ -268,7 +269,7 @@ def test_band_collagen_is_classed_by_its_angle_to_the_edge() -> None:
     edge = tumour_edge(pts, grid.lower_um, grid.element_um, grid.shape, 40.0, 8.41)
     ones = np.ones(grid.shape)
     for fibre, lo, hi in ((radial, 75.0, 90.0), (tangential, 0.0, 15.0)):
-        seg = vt._segments(
+        seg = vd._segments(
             ones, 0.5 * ones, fibre, edge.normal, edge.distance_um, grid, 1, 40.0
         )
         beta = seg.beta_deg[seg.in_band]
@@ -338,7 +339,7 @@ def test_timeseries_lines_are_the_metrics(ddr2_run: Path, tmp_path: Path) -> Non
 
 def test_engine_only_run_still_plots(engine_run: Path, tmp_path: Path) -> None:
     snap = plot_tissue_snapshot(engine_run, tmp_path / "snap.png")
-    w, h = vt.SNAPSHOT_SIZE_NO_ECM_IN
+    w, h = vd.SNAPSHOT_SIZE_NO_ECM_IN
     assert png_size(snap) == (round(w * vt.FIGURE_DPI), round(h * vt.FIGURE_DPI))
     run_info = vt._load_tissue_run(engine_run)
     assert not run_info.has_ecm and not run_info.has_ddr2
@@ -381,7 +382,7 @@ def test_3d_run_draws_the_mid_section(tmp_path: Path) -> None:
     ze = read_ecm_fields(run_dir)["ze"]
     z_mid = ze[ze.size // 2]
     sel = (cells["kind"] == 0) & (cells["state"] == 0)
-    sel &= np.abs(cells["z_um"] - z_mid) <= vt.SECTION_HALF_UM
+    sel &= np.abs(cells["z_um"] - z_mid) <= vd.SECTION_HALF_UM
     assert 0 < sel.sum() < ((cells["kind"] == 0) & (cells["state"] == 0)).sum()
     np.testing.assert_allclose(art["cancer"].get_array(), cells["ddr2_activity"][sel])
     assert len(art["fibres"].get_segments()) == 10 * 10  # one slice of the 10³ grid
@@ -410,7 +411,7 @@ def test_movie_has_one_frame_per_snapshot(ddr2_run: Path, tmp_path: Path) -> Non
     )
     info = proc.stderr.decode(errors="replace")
     assert "Video: h264" in info and "yuv420p" in info
-    sw, sh = vt.SNAPSHOT_SIZE_IN
+    sw, sh = vd.SNAPSHOT_SIZE_IN
     w, h = round(sw * 100) // 2 * 2, round(sh * 100) // 2 * 2  # MOVIE_DPI = 100, even
     assert f"{w}x{h}" in info
     data = np.frombuffer(proc.stdout, np.uint8).reshape(-1, h, w, 3)

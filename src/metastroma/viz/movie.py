@@ -17,7 +17,11 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from metastroma.errors import ConfigError
-from metastroma.viz.tissue import _load_tissue_run, _tissue_figure, check_tissue_run
+from metastroma.viz._tissue_draw import (
+    _load_tissue_run,
+    _tissue_figure,
+    check_tissue_run,
+)
 
 #: Resolution of the movie frames (dots per inch of the snapshot figure).
 MOVIE_DPI = 100
@@ -25,7 +29,7 @@ MOVIE_DPI = 100
 
 def _frame_rgb(run: object, step: int) -> np.ndarray:
     """(h, w, 3) uint8 RGB of the snapshot figure at ``step``, even h and w."""
-    from metastroma.viz.tissue import _TissueRun
+    from metastroma.viz._tissue_draw import _TissueRun
 
     assert isinstance(run, _TissueRun)
     fig, _ = _tissue_figure(run, step, dpi=MOVIE_DPI)
