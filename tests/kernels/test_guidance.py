@@ -213,6 +213,7 @@ def _run(
         False,
         0.0,
         False,
+        np.zeros(n, np.int64),
     )
     return out
 

@@ -289,6 +289,7 @@ def guided_motility_and_integrate(
     wall_on: bool,
     wall_cr: float,
     use_ab2: bool,
+    elem_out: I64Array,
 ) -> None:
     """Motility with DDR2 gains and contact guidance, wall, and integration (§1.3, §5.5).
 
@@ -303,6 +304,8 @@ def guided_motility_and_integrate(
 
     ``motility`` receives m; ``vel`` (holding the contact velocities) receives + m + wall,
     then positions advance by Adams–Bashforth 2 (Euler on a cell's first step).
+    ``elem_out`` receives the ECM element of each cell's new position (for the collagen
+    writes that follow; untouched if the field is off).
     """
     dim = pos.shape[1]
     for i in prange(n):
@@ -399,6 +402,8 @@ def guided_motility_and_integrate(
             pos[i, a] = min(max(xa, lower[a]), upper[a])
             vel_prev[i, a] = vel[i, a]
         has_prev[i] = True
+        if ecm_on:
+            elem_out[i] = element_of(pos, i, ecm_lower, ecm_dx, ecm_shape)
 
 
 # -------------------------------------------------------------------- collagen writes

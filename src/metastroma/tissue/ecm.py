@@ -236,6 +236,7 @@ def remodel_step(
     normal: F64Array,
     edge_speed_um_per_min: float,
     backend: Backend,
+    elements: I64Array | None = None,
 ) -> None:
     """One mechanics step of collagen writes by the live cells (in place).
 
@@ -244,6 +245,8 @@ def remodel_step(
 
     Parameters
     ----------
+    elements : (≥ n_live,) int64, optional
+        ECM element of each live cell (the motility kernel fills it); computed if absent.
     band : (n_el,) bool
         Boundary-band elements (``tissue.edge``).
     normal : (n_el, dim) float64
@@ -255,9 +258,12 @@ def remodel_step(
     if cfg.remodelling == "off":
         return
     n = cells.n_live
-    el = backend.elements_of_cells(
-        cells["pos_um"], n, field.lower_um, field.element_um, field.shape
-    )
+    if elements is None:
+        el = backend.elements_of_cells(
+            cells["pos_um"], n, field.lower_um, field.element_um, field.shape
+        )
+    else:
+        el = elements[:n]
     start, order = backend.counting_sort(el, field.n_elements)
     backend.ecm_remodel(
         scenario.time.dt_mechanics_min,

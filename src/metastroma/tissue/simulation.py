@@ -179,6 +179,7 @@ class TissueSimulation:
             centres = _voxel_centres_xy(oxygen, vox)
             self.doors = doorway_positions(scenario, centres)
         self._no_field = make_placeholder_field(scenario.dim)
+        self._elem = np.zeros(cells.capacity, dtype=np.int64)
         n_el = ecm.n_elements if ecm is not None else 1
         self._no_band = np.zeros(n_el, dtype=np.bool_)
         self._no_normal = np.zeros((n_el, scenario.dim))
@@ -409,6 +410,7 @@ class TissueSimulation:
             self.scenario.domain.wall,
             self.scenario.domain.wall_repulsion_um_per_min,
             self.scenario.numerics.integrator == "ab2",
+            self._elements(cells.capacity),
         )
         if self.ecm is not None:
             edge = self.edge
@@ -427,8 +429,15 @@ class TissueSimulation:
                 normal,
                 max(0.0, self.edge_speed_um_per_min),
                 self.backend,
+                self._elem,
             )
         self.step += 1
+
+    def _elements(self, capacity: int) -> np.ndarray:
+        """Scratch array for each cell's ECM element (grown with the cell arrays)."""
+        if self._elem.shape[0] < capacity:
+            self._elem = np.zeros(capacity, dtype=np.int64)
+        return self._elem
 
     def advance_block(self) -> BlockReport:
         """One phenotype step and the mechanics steps it contains."""
