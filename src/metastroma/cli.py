@@ -591,6 +591,138 @@ def schema() -> None:
     sys.stdout.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
 
 
+@app.command()
+def experiment(
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME", help="E1, E2, E4 ... E9, or 'list' for the registry."
+        ),
+    ],
+    replicates: Annotated[
+        int | None,
+        typer.Option(
+            "--replicates", "-n", help="Replicates per arm (default: the size's)."
+        ),
+    ] = None,
+    size: Annotated[
+        str, typer.Option(help="'small' (validation size) or 'full' (SCIENCE.md §11).")
+    ] = "small",
+    workers: Annotated[
+        int,
+        typer.Option(help="Worker processes, one numba thread each (0: this process)."),
+    ] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Base seed: replicate r of an arm uses seed + r.")
+    ] = 1,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output directory (default: runs/NAME_SIZE)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Replace an existing output directory.")
+    ] = False,
+) -> None:
+    """Run an in-silico experiment of SCIENCE.md §11; write its effects and figure.
+
+    Exits 0 when the experiment ran (even if a criterion failed: the table says which),
+    1 if a replicate crashed (its traceback is in manifest.json), 2 on bad input.
+    """
+    import math
+
+    from rich.table import Table
+
+    from metastroma.experiments import (
+        EXPERIMENTS,
+        SIZES,
+        check_out_dir,
+        run_experiment,
+        write_experiment,
+    )
+
+    if name.lower() == "list":
+        table = Table(title="experiments (SCIENCE.md §11)")
+        for col in ("name", "title", "criteria", "replicates small / full"):
+            table.add_column(col)
+        for key, d in EXPERIMENTS.items():
+            reps = " / ".join(str(d.sizes[s]["replicates"]) for s in SIZES)
+            table.add_row(key, d.title, str(len(d.criteria)), reps)
+        console.print(table)
+        return
+    key = name.upper()
+    where = out if out is not None else Path("runs") / f"{key}_{size}"
+    try:
+        if key not in EXPERIMENTS:
+            raise ConfigError(
+                f"experiment {name!r}: unknown; one of {', '.join(EXPERIMENTS)} or 'list'"
+            )
+        if size not in SIZES:
+            raise ConfigError(f"--size {size!r}: must be one of {', '.join(SIZES)}")
+        if replicates is not None and not 1 <= replicates <= 10_000:
+            raise ConfigError(f"--replicates {replicates}: must be in 1..10000")
+        if not 0 <= workers <= 1024:
+            raise ConfigError(f"--workers {workers}: must be in 0..1024")
+        if not 0 <= seed <= 2**62:
+            raise ConfigError(f"--seed {seed}: must be in 0..2^62")
+        check_out_dir(where, force)
+    except _BAD_INPUT as err:
+        raise _fail(err, 2) from err
+
+    with _Bar(f"{key} ({size})") as bar:
+        bar.unit = "replicates"
+
+        def progress(label: str, done: int, total: int) -> None:
+            if not bar._bar(done, total, label):
+                print(f"{label}: replicate {done}/{total}", flush=True)
+
+        try:
+            result = run_experiment(key, replicates, size, workers, seed, progress)
+        except _BAD_INPUT as err:
+            raise _fail(err, 2) from err
+    table = Table(
+        title=f"{key} — {result.title} ({result.size}, {result.replicates} replicates)"
+    )
+    for col in ("effect", "arms", "estimate", "95 % CI", "criterion", "result"):
+        table.add_column(col, overflow="fold")
+
+    def num(x: float) -> str:
+        return f"{x:.4g}" if math.isfinite(x) or math.isinf(x) else "–"
+
+    for e in result.effects:
+        verdict = (
+            "n/a"
+            if e.passed is None
+            else ("[green]pass[/]" if e.passed else "[bold red]FAIL[/]")
+        )
+        table.add_row(
+            escape(e.name),
+            escape(e.arms),
+            num(e.estimate),
+            f"[{num(e.ci_low)}, {num(e.ci_high)}]",
+            escape(e.criterion),
+            verdict,
+        )
+    console.print(table)
+    try:
+        paths = write_experiment(result, where, force=force)
+    except _BAD_INPUT as err:  # --out taken meanwhile
+        raise _fail(err, 2) from err
+    n_pass = sum(1 for e in result.criteria if e.passed)
+    console.print(
+        f"{n_pass}/{len(result.criteria)} criteria pass; {result.wall_s:.1f} s wall; "
+        f"files in {escape(str(where))}/: {', '.join(sorted(paths))}",
+        highlight=False,
+    )
+    if result.failures:
+        for f in result.failures:
+            err_console.print(
+                f"[bold red]replicate failed:[/] {escape(f.arm)} replicate "
+                f"{f.replicate} (seed {f.seed}); traceback in manifest.json",
+                highlight=False,
+            )
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Entry point of the ``metastroma`` console script.
 
