@@ -68,6 +68,7 @@ from metastroma.tissue.lifecycle import (
     lifecycle_tables,
 )
 from metastroma.tissue.mechanics import (
+    N_KINDS,
     MechanicsTables,
     NeighbourGrid,
     build_neighbour_grid,
@@ -180,6 +181,7 @@ class TissueSimulation:
             self.doors = doorway_positions(scenario, centres)
         self._no_field = make_placeholder_field(scenario.dim)
         self._elem = np.zeros(cells.capacity, dtype=np.int64)
+        self._writers = True  # set at each phenotype step
         n_el = ecm.n_elements if ecm is not None else 1
         self._no_band = np.zeros(n_el, dtype=np.bool_)
         self._no_normal = np.zeros((n_el, scenario.dim))
@@ -275,7 +277,29 @@ class TissueSimulation:
         self._recruit_mscs(n_cancer)
         if self.ecm is not None:
             relax(self.ecm, sc, self.dt_ph, self.backend)
+            self._writers = self._collagen_writers_possible()
         return BlockReport(rep.n_divided, rep.n_removed, events)
+
+    def _collagen_writers_possible(self) -> bool:
+        """Whether any cell of this block can write collagen, or wrapping acts.
+
+        A kind writes if it is present and moves with a realignment or anisotropy rate,
+        or deposits; wrapping needs a band and an advancing edge. When none can, the
+        mechanics steps skip the collagen writes (they would change nothing).
+        """
+        r = self.ecm_rates
+        present = np.bincount(self.cells.live("kind"), minlength=N_KINDS) > 0
+        moves = self.motility.speed > 0
+        writes = (moves & ((r.realign_per_um > 0) | (r.aniso_per_um > 0))) | (
+            r.deposit_per_min > 0
+        )
+        wraps = (
+            self.scenario.ecm.wrapping
+            and self.edge_speed_um_per_min > 0
+            and self.edge is not None
+            and bool(self.edge.band.any())
+        )
+        return bool(np.any(present & writes)) or wraps
 
     def _update_edge(self) -> None:
         """Tumour edge on the ECM grid and the moving-average edge speed u_n (§5.4).
@@ -412,7 +436,7 @@ class TissueSimulation:
             self.scenario.numerics.integrator == "ab2",
             self._elements(cells.capacity),
         )
-        if self.ecm is not None:
+        if self.ecm is not None and self._writers:
             edge = self.edge
             band = edge.band.ravel() if edge is not None else self._no_band
             normal = (
