@@ -148,7 +148,9 @@ def run_child(case: str, quick: bool) -> dict[str, Any]:
         path = Path(t) / "r.json"
         env = os.environ.copy()
         env.setdefault("NUMBA_CACHE_DIR", str(REPO / ".numba_cache"))
-        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        # OpenMP's own wait policy unless the caller set one, as benchmarks/run_benchmarks.py
+        # (the CLI sets PASSIVE, which costs up to 1.7× here on a quiet machine: many short
+        # parallel regions per mechanics step; see benchmarks/README.md)
         cmd = [sys.executable, __file__, "--child", case, "--child-out", str(path)]
         if quick:
             cmd.append("--quick")
@@ -171,7 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.child_out).write_text(json.dumps(res))
         return 0
     cases = args.cases.split(",")
-    results: dict[str, Any] = {"quick": args.quick, "load": os.getloadavg()}
+    results: dict[str, Any] = {
+        "quick": args.quick,
+        "load": os.getloadavg(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+    }
     failed = False
     if "overhead" in cases:
         e = run_child("engine", args.quick)
