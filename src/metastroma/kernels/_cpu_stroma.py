@@ -461,6 +461,26 @@ def ecm_remodel(
         in_band = band[e]
         if s0 == s1 and not (in_band and edge_speed_um_per_min > 0.0):
             continue
+        wraps = in_band and edge_speed_um_per_min > 0.0 and wrap_per_um > 0.0
+        if not wraps:  # a quick pass: does any cell here write at all?
+            any_writer = False
+            for s in range(s0, s1):
+                j = order[s]
+                k = kind[j]
+                if state[j] != LIVE:
+                    continue
+                if deposit_per_min[k] > 0.0:
+                    any_writer = True
+                    break
+                if realign_per_um[k] > 0.0 or aniso_per_um[k] > 0.0:
+                    m2s = 0.0
+                    for a in range(dim):
+                        m2s += motility[j, a] * motility[j, a]
+                    if m2s > 0.0:
+                        any_writer = True
+                        break
+            if not any_writer:
+                continue
         r0 = rho[e]
         a0 = aniso[e]
         f0 = fibre[e, 0]
@@ -526,7 +546,7 @@ def ecm_remodel(
             g1 -= c * (f1 - sg * m1)
             g2 -= c * (f2 - sg * m2)
             d_a += dt * ra * v * (1.0 - a0)
-        if in_band and edge_speed_um_per_min > 0.0 and wrap_per_um > 0.0:
+        if wraps:
             n0 = normal[e, 0]
             n1 = normal[e, 1]
             n2 = normal[e, 2] if dim == 3 else 0.0

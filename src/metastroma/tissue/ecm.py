@@ -237,6 +237,7 @@ def remodel_step(
     edge_speed_um_per_min: float,
     backend: Backend,
     elements: I64Array | None = None,
+    cells_write: bool = True,
 ) -> None:
     """One mechanics step of collagen writes by the live cells (in place).
 
@@ -247,6 +248,8 @@ def remodel_step(
     ----------
     elements : (≥ n_live,) int64, optional
         ECM element of each live cell (the motility kernel fills it); computed if absent.
+    cells_write : bool
+        False if no cell can write this step (only wrapping acts): cells are not binned.
     band : (n_el,) bool
         Boundary-band elements (``tissue.edge``).
     normal : (n_el, dim) float64
@@ -258,13 +261,16 @@ def remodel_step(
     if cfg.remodelling == "off":
         return
     n = cells.n_live
-    if elements is None:
+    if not cells_write:
+        start = np.zeros(field.n_elements + 1, dtype=np.int64)
+        order = np.zeros(0, dtype=np.int64)
+    elif elements is None:
         el = backend.elements_of_cells(
             cells["pos_um"], n, field.lower_um, field.element_um, field.shape
         )
+        start, order = backend.counting_sort(el, field.n_elements)
     else:
-        el = elements[:n]
-    start, order = backend.counting_sort(el, field.n_elements)
+        start, order = backend.counting_sort(elements[:n], field.n_elements)
     backend.ecm_remodel(
         scenario.time.dt_mechanics_min,
         cells["cell_id"],

@@ -182,6 +182,7 @@ class TissueSimulation:
         self._no_field = make_placeholder_field(scenario.dim)
         self._elem = np.zeros(cells.capacity, dtype=np.int64)
         self._writers = True  # set at each phenotype step
+        self._cells_write = True
         n_el = ecm.n_elements if ecm is not None else 1
         self._no_band = np.zeros(n_el, dtype=np.bool_)
         self._no_normal = np.zeros((n_el, scenario.dim))
@@ -277,15 +278,16 @@ class TissueSimulation:
         self._recruit_mscs(n_cancer)
         if self.ecm is not None:
             relax(self.ecm, sc, self.dt_ph, self.backend)
-            self._writers = self._collagen_writers_possible()
+            self._writers, self._cells_write = self._collagen_writers_possible()
         return BlockReport(rep.n_divided, rep.n_removed, events)
 
-    def _collagen_writers_possible(self) -> bool:
-        """Whether any cell of this block can write collagen, or wrapping acts.
+    def _collagen_writers_possible(self) -> tuple[bool, bool]:
+        """(any collagen write this block, any cell writes) — wrapping counts in the first.
 
         A kind writes if it is present and moves with a realignment or anisotropy rate,
-        or deposits; wrapping needs a band and an advancing edge. When none can, the
-        mechanics steps skip the collagen writes (they would change nothing).
+        or deposits; wrapping needs a band and an advancing edge. When nothing writes,
+        the mechanics steps skip the collagen writes; when only wrapping acts, they skip
+        binning the cells (no cell would write).
         """
         r = self.ecm_rates
         present = np.bincount(self.cells.live("kind"), minlength=N_KINDS) > 0
@@ -299,7 +301,8 @@ class TissueSimulation:
             and self.edge is not None
             and bool(self.edge.band.any())
         )
-        return bool(np.any(present & writes)) or wraps
+        cells_write = bool(np.any(present & writes))
+        return cells_write or wraps, cells_write
 
     def _update_edge(self) -> None:
         """Tumour edge on the ECM grid and the moving-average edge speed u_n (§5.4).
@@ -454,6 +457,7 @@ class TissueSimulation:
                 max(0.0, self.edge_speed_um_per_min),
                 self.backend,
                 self._elem,
+                self._cells_write,
             )
         self.step += 1
 
