@@ -97,7 +97,7 @@ def _warm(sc: Any, tmp: Path) -> None:
     d["time"]["duration_min"] = 36.0
     for p in d["initial_cells"]:
         p["n_cells"] = min(p.get("n_cells", 100), 60)
-    d["output"] = {k: 12.0 for k in d["output"]}
+    d["output"] = dict.fromkeys(d["output"], 12.0)
     run(scenario_from_dict(d, "warm"), tmp / "warm", force=True)
 
 
@@ -203,7 +203,10 @@ def main(argv: list[str] | None = None) -> int:
             print(g["error"])
             failed = True
         else:
-            ok = g["n_cells_end"] >= TARGET_GROWTH_CELLS and g["wall_s"] <= TARGET_GROWTH_S
+            ok = (
+                g["n_cells_end"] >= TARGET_GROWTH_CELLS
+                and g["wall_s"] <= TARGET_GROWTH_S
+            )
             print(
                 f"growth ({'1 day, quick' if args.quick else '10 days'}): "
                 f"{g['n_cells_start']:.0f} -> {g['n_cells_end']} cells in "
