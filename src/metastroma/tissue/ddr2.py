@@ -103,7 +103,7 @@ def init_ddr2_columns(cells: Cells, scenario: Scenario, first: int, last: int) -
 def update_ddr2(
     cells: Cells,
     scenario: Scenario,
-    grid: NeighbourGrid,
+    grid: NeighbourGrid | None,
     reach: F64Array,
     rho_at_cell: F64Array,
     t_min: float,
@@ -114,8 +114,9 @@ def update_ddr2(
 
     Parameters
     ----------
-    grid : NeighbourGrid
-        Of the current positions, bins at least ``contact_range_factor`` × max S_ij wide.
+    grid : NeighbourGrid or None
+        Of the current positions, bins at least ``contact_range_factor`` × max S_ij wide;
+        None when no MSC can be in contact (no MSC type, or a transwell): contacts are 0.
     reach : (n_kinds,) float64
         ℓ per kind (``MechanicsTables.reach``).
     rho_at_cell : (n,) float64
@@ -126,7 +127,7 @@ def update_ddr2(
     cfg = scenario.ddr2
     n = cells.n_live
     contacts = cells["msc_contacts"]
-    if cfg.contact == "direct":
+    if cfg.contact == "direct" and grid is not None:
         backend.count_msc_contacts(
             cells["pos_um"],
             cells["radius_um"],

@@ -226,7 +226,11 @@ class TissueSimulation:
             self._msc_occupancy = theta
             self.guide = guidance_tables(sc, theta)
             self.ecm_rates = ecm_tables(sc, theta)
-        grid = self.neighbour_grid()
+        # the phenotype step needs neighbours only to count MSC contacts and to gather
+        # exit clusters; an engine-only scenario builds no grid here
+        counts_contacts = sc.cell_types.msc is not None and sc.ddr2.contact == "direct"
+        need_grid = counts_contacts or sc.intravasation.enabled
+        grid = self.neighbour_grid() if need_grid else None
         if self.ecm is not None:
             _, rho = values_at_cells(self.cells, self.ecm, self.backend)
         else:
@@ -247,6 +251,7 @@ class TissueSimulation:
         n_cancer = int(np.count_nonzero(live & (kind == CellKind.CANCER)))
         self.counters.cancer_cell_min += n_cancer * self.dt_ph
         if sc.intravasation.enabled:
+            assert grid is not None
             rep_x = intravasate(
                 self.cells,
                 sc,
