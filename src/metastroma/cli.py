@@ -723,6 +723,158 @@ def experiment(
         raise typer.Exit(1)
 
 
+class _MemberReporter(_Bar):
+    """Progress over ensemble members: the bar, or a plain line every 10 % otherwise."""
+
+    unit = "members"
+
+    def __init__(self, label: str) -> None:
+        super().__init__(label)
+        self.last_decile = -1
+        self.failed = 0
+
+    def __call__(self, result: object, done: int, total: int) -> None:
+        from metastroma.ensemble import MemberResult
+
+        assert isinstance(result, MemberResult)
+        self.failed += 0 if result.ok else 1
+        detail = f"{self.failed} failed" if self.failed else ""
+        if self._bar(done, total, detail):
+            return
+        decile = (10 * done) // max(total, 1)
+        if decile != self.last_decile:
+            self.last_decile = decile
+            print(f"{self.label}: {done}/{total} members {detail}".rstrip(), flush=True)
+
+
+def _ensemble_options(workers: int, scheduler: str | None) -> None:
+    if not 0 <= workers <= 1024:
+        raise ConfigError(f"--workers {workers}: must be in 0..1024")
+    if scheduler is not None and not scheduler.strip():
+        raise ConfigError("--scheduler: empty address (e.g. tcp://10.0.0.5:8786)")
+
+
+_WORKERS_HELP = (
+    "Worker processes of a local Dask cluster, one thread each (0: run the members "
+    "one after the other in this process, for debugging)."
+)
+_SCHEDULER_HELP = (
+    "Address of an existing Dask scheduler (tcp://host:8786) to run on instead of a "
+    "local cluster."
+)
+
+
+def _failed_members(out_dir: Path, rows: list[dict[str, object]]) -> None:
+    failed = [r for r in rows if r["status"] == "failed"]
+    for r in failed[:5]:
+        last = str(r["error"] or "").strip().splitlines()[-1:] or [""]
+        err_console.print(
+            f"[bold red]member failed:[/] {r['member_id']} (seed {r['seed']}): "
+            f"{escape(last[0])}; traceback in {escape(str(out_dir / str(r['run_dir'])))}"
+            "/member.log",
+            highlight=False,
+        )
+    if len(failed) > 5:
+        err_console.print(f"… and {len(failed) - 5} more (catalog.sqlite)")
+
+
+@app.command()
+def sweep(
+    sweep_file: Annotated[
+        Path,
+        typer.Argument(metavar="SWEEP.yaml", help="Sweep file (docs/ensembles.md)."),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Ensemble directory (created or continued)."),
+    ],
+    workers: Annotated[int, typer.Option(help=_WORKERS_HELP)] = 2,
+    scheduler: Annotated[str | None, typer.Option(help=_SCHEDULER_HELP)] = None,
+    force: Annotated[
+        bool, typer.Option(help="Replace another ensemble in --out.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+) -> None:
+    """Run a sweep: a base scenario with parameters varied, replicates, tidy results.
+
+    Running the same command again continues the sweep: finished members are skipped.
+    Exits 0 when every member finished, 1 if some failed (their tracebacks are in the
+    catalog and their member.log), 2 on bad input, 130 when interrupted (the catalog
+    stays consistent; run the command again to continue).
+    """
+    from rich.table import Table
+
+    from metastroma.ensemble import load_sweep, run_sweep
+
+    try:
+        _ensemble_options(workers, scheduler)
+        plan = load_sweep(sweep_file)
+        from metastroma.ensemble import check_out
+
+        check_out(out, plan.digest, force)
+    except _BAD_INPUT as err:
+        raise _fail(err, 2) from err
+    n = len(plan.members)
+    where = scheduler or (f"{workers} local workers" if workers else "this process")
+    if not quiet:
+        console.print(
+            f"sweep {escape(plan.spec.name)}: {n} members "
+            f"({n // plan.spec.replicates} points × {plan.spec.replicates} replicates) "
+            f"of {escape(plan.ref.source)} on {escape(where)}",
+            highlight=False,
+        )
+    try:
+        if quiet:
+            result = run_sweep(
+                plan, out, workers=workers, scheduler=scheduler, force=force
+            )
+        else:
+            with _MemberReporter(plan.spec.name) as rep:
+                result = run_sweep(
+                    plan,
+                    out,
+                    workers=workers,
+                    scheduler=scheduler,
+                    force=force,
+                    progress=rep,
+                )
+    except _BAD_INPUT as err:
+        raise _fail(err, 2) from err
+    except KeyboardInterrupt as err:
+        raise _fail(
+            RuntimeError(
+                f"interrupted; finished members are kept in {out}; run the same "
+                "command again to continue"
+            ),
+            130,
+        ) from err
+    m = result.members
+    if not quiet:
+        table = Table(title=f"{plan.spec.name}: point means (first outcomes)")
+        shown = result.outcomes[:4]
+        for col in (*plan.spec.parameters, *shown):
+            table.add_column(col, overflow="fold")
+        summ = result.summary
+        for _point, grp in list(summ.groupby("point"))[:20]:  # at most 20 rows
+            first = grp.iloc[0]
+            means = {r.outcome: r.mean for r in grp.itertuples()}
+            table.add_row(
+                *(str(first[p]) for p in plan.spec.parameters),
+                *(f"{means.get(o, float('nan')):.4g}" for o in shown),
+            )
+        console.print(table)
+        console.print(
+            f"{m.n_members} members: {m.n_run} run now, {m.n_skipped} already done, "
+            f"{m.n_failed} failed; files in {escape(str(out))}/: results.parquet, "
+            f"summary.parquet, summary.csv, catalog.sqlite, figures/ "
+            f"({len(result.figures)} figures)",
+            highlight=False,
+        )
+    if m.n_failed:
+        _failed_members(out, m.rows)
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Entry point of the ``metastroma`` console script.
 
