@@ -875,6 +875,102 @@ def sweep(
         raise typer.Exit(1)
 
 
+@app.command()
+def sensitivity(
+    sensitivity_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="SENS.yaml", help="Sensitivity file (docs/ensembles.md)."
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Ensemble directory (created or continued)."),
+    ],
+    workers: Annotated[int, typer.Option(help=_WORKERS_HELP)] = 2,
+    scheduler: Annotated[str | None, typer.Option(help=_SCHEDULER_HELP)] = None,
+    force: Annotated[
+        bool, typer.Option(help="Replace another ensemble in --out.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+) -> None:
+    """Global sensitivity (SALib Sobol' or Morris) of outcomes to parameter ranges.
+
+    Writes the indices with confidence intervals (indices.parquet, indices.csv) and a bar
+    plot (figures/indices.png). Exits 1 if failed members left the analysis without
+    values (run the command again to rerun them), 2 on bad input, 130 when interrupted.
+    """
+    from rich.table import Table
+
+    from metastroma.ensemble import check_out
+    from metastroma.ensemble.sensitivity_run import load_sensitivity, run_sensitivity
+
+    try:
+        _ensemble_options(workers, scheduler)
+        plan = load_sensitivity(sensitivity_file)
+        check_out(out, plan.digest, force)
+    except _BAD_INPUT as err:
+        raise _fail(err, 2) from err
+    spec = plan.spec
+    where = scheduler or (f"{workers} local workers" if workers else "this process")
+    if not quiet:
+        console.print(
+            f"sensitivity {escape(spec.name)} ({spec.method}): {plan.X.shape[0]} points "
+            f"× {spec.replicates} replicates of {escape(plan.ref.source)} on "
+            f"{escape(where)}",
+            highlight=False,
+        )
+    try:
+        with _MemberReporter(spec.name) as rep:
+            result = run_sensitivity(
+                plan,
+                out,
+                workers=workers,
+                scheduler=scheduler,
+                force=force,
+                progress=None if quiet else rep,
+            )
+    except _BAD_INPUT as err:
+        raise _fail(err, 2) from err
+    except KeyboardInterrupt as err:
+        raise _fail(
+            RuntimeError(
+                f"interrupted; finished members are kept in {out}; run the same "
+                "command again to continue"
+            ),
+            130,
+        ) from err
+    if result.indices is None:
+        _failed_members(out, result.members.rows)
+        raise _fail(RuntimeError(result.error), 1)
+    if not quiet:
+        idx = result.indices
+        main_ix = ("S1", "ST") if spec.method == "sobol" else ("mu_star", "sigma")
+        table = Table(title=f"{spec.name}: {spec.method} indices")
+        for col in ("outcome", "parameter", *main_ix):
+            table.add_column(col, overflow="fold")
+        first = idx[idx["parameter_2"] == ""]
+        for (o, p), grp in list(first.groupby(["outcome", "parameter"], sort=False))[
+            :40
+        ]:
+            cells = []
+            for ix in main_ix:
+                r = grp[grp["index"] == ix]
+                if r.empty:
+                    cells.append("–")
+                    continue
+                v, lo, hi = r.iloc[0][["value", "conf_low", "conf_high"]]
+                ci = f" [{lo:.3g}, {hi:.3g}]" if lo == lo else ""  # NaN: none
+                cells.append(f"{v:.3g}{ci}")
+            table.add_row(escape(str(o)), escape(str(p)), *cells)
+        console.print(table)
+        console.print(
+            f"files in {escape(str(out))}/: indices.parquet, indices.csv, "
+            "results.parquet, catalog.sqlite, figures/indices.png",
+            highlight=False,
+        )
+
+
 def main() -> None:
     """Entry point of the ``metastroma`` console script.
 

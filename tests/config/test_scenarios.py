@@ -40,9 +40,12 @@ from metastroma.config import (
 from metastroma.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
-# Tissue scenarios; cohort scenarios (cohort_*.yaml) are checked in tests/cli/test_cohort_cli.py.
+# Tissue scenarios; cohort scenarios (cohort_*.yaml) are checked in tests/cli/test_cohort_cli.py,
+# ensemble files (sweep_*, sensitivity_*, calibrate_*) in tests/ensemble/test_ensemble_files.py.
 SCENARIO_FILES = sorted(
-    p for p in (REPO / "scenarios").glob("*.yaml") if not p.name.startswith("cohort_")
+    p
+    for p in (REPO / "scenarios").glob("*.yaml")
+    if not p.name.startswith(("cohort_", "sweep_", "sensitivity_", "calibrate_"))
 )
 
 

@@ -108,13 +108,18 @@ def _model_at(
 ) -> type[BaseModel] | None:
     """The pydantic model class that owns the last key of ``loc`` (for 'allowed keys')."""
     model: Any = root
+    skip_key = False  # the next part is a key of a dict-valued field, not a field
     for part in loc[:-1]:
         if isinstance(part, int):
+            continue
+        if skip_key:
+            skip_key = False
             continue
         field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
         if field is None:
             return None
         ann = field.annotation
+        skip_key = getattr(ann, "__origin__", None) is dict
         candidates = getattr(ann, "__args__", (ann,))
         nxt = None
         for c in candidates:

@@ -7,7 +7,7 @@ ranges and which SALib method apportions the variance of each outcome among them
     name: ishigami_sobol
     function: metastroma.ensemble.functions:ishigami
     method: sobol                      # or morris (screening, fewer runs)
-    parameters:
+    parameters:                        # path -> range
       x1: {low: -3.141592653589793, high: 3.141592653589793}
       x2: {low: -3.141592653589793, high: 3.141592653589793}
       x3: {low: -3.141592653589793, high: 3.141592653589793}
@@ -42,7 +42,9 @@ from metastroma.config.sweep import EnsembleBase, split_path
 class RangeSpec(_Model):
     """The range of one varied parameter: uniform on [low, high] in its units or in log10."""
 
-    low: float = Field(..., description="Lower end of the range, in the parameter's units.")
+    low: float = Field(
+        ..., description="Lower end of the range, in the parameter's units."
+    )
     high: float = Field(
         ..., description="Upper end of the range, in the parameter's units; above low."
     )
@@ -125,6 +127,7 @@ class SensitivitySpec(EnsembleBase):
     @model_validator(mode="after")
     def _method_settings(self) -> Self:
         given = self.model_fields_set
+        default_levels = type(self).model_fields["levels"].default
         if self.method == "sobol":
             if not _is_power_of_two(self.samples):
                 lower = 1 << (self.samples.bit_length() - 1)
@@ -133,7 +136,7 @@ class SensitivitySpec(EnsembleBase):
                     f"needs (Sobol' sequences lose their balance otherwise); use "
                     f"{lower} or {2 * lower}"
                 )
-            if "levels" in given:
+            if "levels" in given and self.levels != default_levels:
                 raise ValueError("levels: used by method 'morris' only")
         if self.method == "morris":
             if self.levels % 2:
@@ -141,7 +144,7 @@ class SensitivitySpec(EnsembleBase):
                     f"levels: {self.levels} is odd; method 'morris' needs an even number "
                     "of levels (an odd one biases the sample)"
                 )
-            if "second_order" in given:
+            if self.second_order:
                 raise ValueError("second_order: used by method 'sobol' only")
         clash = set(self.fixed) & set(self.parameters)
         if clash:

@@ -92,6 +92,9 @@ def _read_manifest(out_dir: Path) -> dict[str, Any] | None:
 def check_out(out_dir: Path, digest: str, force: bool) -> bool:
     """Check that ``out_dir`` may hold this ensemble; True if it continues one.
 
+    The same ensemble (same plan digest) is continued; with ``force`` any ensemble there
+    is replaced (the caller removes it), never a directory that is not an ensemble.
+
     Raises
     ------
     RunDirectoryError
@@ -109,6 +112,8 @@ def check_out(out_dir: Path, digest: str, force: bool) -> bool:
             f"{out_dir}: not empty and not an ensemble directory (no {MANIFEST}); "
             "choose another --out (it is never overwritten, even with --force)"
         )
+    if force:
+        return False  # replaced by the caller
     if manifest.get("plan_sha256") == digest:
         return True
     if not force:

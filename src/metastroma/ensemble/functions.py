@@ -55,7 +55,9 @@ LOGISTIC_DEFAULTS: Mapping[str, float] = {
 }
 
 
-def _check_keys(params: Mapping[str, object], required: set[str], allowed: set[str]) -> None:
+def _check_keys(
+    params: Mapping[str, object], required: set[str], allowed: set[str]
+) -> None:
     """ValueError naming missing or unknown keys (an ignored typo would pass silently)."""
     missing = sorted(required - set(params))
     unknown = sorted(set(params) - allowed)
@@ -261,7 +263,9 @@ def noisy_logistic(params: Mapping[str, float], seed: int) -> dict[str, float]:
     mean = logistic_cells(t_day, p["r_per_day"], p["k_cells"], p["n0"])
     z = np.random.default_rng([seed, NOISE_STREAM]).standard_normal(t_day.size)
     observed = mean * np.exp(p["sigma"] * z)
-    return {f"n_day_{t}": float(v) for t, v in zip(OBSERVATION_DAYS, observed, strict=True)}
+    return {
+        f"n_day_{t}": float(v) for t, v in zip(OBSERVATION_DAYS, observed, strict=True)
+    }
 
 
 __all__ = [

@@ -2,6 +2,7 @@
 
 from metastroma.viz.alignment import block_orientations, plot_image_alignment
 from metastroma.viz.movie import write_movie
+from metastroma.viz.sensitivity import plot_indices
 from metastroma.viz.tissue import (
     check_tissue_run,
     plot_snapshot,
@@ -14,6 +15,7 @@ __all__ = [
     "block_orientations",
     "check_tissue_run",
     "plot_image_alignment",
+    "plot_indices",
     "plot_snapshot",
     "plot_timeseries",
     "plot_tissue_snapshot",

@@ -11,14 +11,13 @@ wrapped at their dots):
   comparable to mu_star means nonlinear or interacting effects (Morris 1991).
 
 The figure is drawn on a bare :class:`matplotlib.figure.Figure` (Agg renderer; no pyplot
-state, no window), rendered in memory and written atomically (:mod:`metastroma.store.atomic`).
+state, no window), rendered in memory and written atomically
+(:func:`metastroma.viz._save.save_figure`).
 """
 
 from __future__ import annotations
 
-import io
 import math
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +25,12 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from metastroma.store.atomic import write_bytes_atomic
+from metastroma.viz._save import save_figure
 
 #: Resolution of the written figure, dots per inch.
 DPI = 150
-#: Bars drawn per method: (index, colour, legend label, whether it has an interval).
+#: Bars drawn per method: (index, colour, legend label); error bars where the table has
+#: an interval.
 _BARS = {
     "sobol": (
         ("S1", "#4477aa", "S1 (first order)"),
@@ -45,19 +45,30 @@ _TITLES = {
     "sobol": "Sobol' indices (error bars: bootstrap confidence interval)",
     "morris": "Morris elementary effects (error bars: bootstrap confidence interval)",
 }
-_REQUIRED = {"outcome", "method", "parameter", "index", "value", "conf_low", "conf_high"}
+_REQUIRED = {
+    "outcome",
+    "method",
+    "parameter",
+    "index",
+    "value",
+    "conf_low",
+    "conf_high",
+}
 
 
 def _wrap(path: str, width: int = 26) -> str:
-    """Break a long parameter path into lines at its dots."""
-    return "\n".join(
-        textwrap.wrap(path.replace(".", ". "), width=width, break_long_words=True)
-    ).replace(". ", ".").replace(".\n", ".\n")
+    """Break a long parameter path into lines after its dots, each about ``width`` wide."""
+    parts = path.split(".")
+    tokens = [p + "." for p in parts[:-1]] + parts[-1:]
+    lines = [""]
+    for token in tokens:  # over the parts of one path, few
+        if lines[-1] and len(lines[-1]) + len(token) > width:
+            lines.append("")
+        lines[-1] += token
+    return "\n".join(lines)
 
 
-def _panel(
-    ax: Axes, sub: pd.DataFrame, method: str, params: list[str], labels: bool
-) -> None:
+def _panel(ax: Axes, sub: pd.DataFrame, method: str, params: list[str]) -> None:
     """Grouped horizontal bars of one outcome's indices on ``ax``."""
     bars = _BARS[method]
     n_bar = len(bars)
@@ -86,9 +97,22 @@ def _panel(
                 elinewidth=0.8,
                 capsize=2,
             )
+    if not np.isfinite(sub["value"].to_numpy(dtype=np.float64)).any():
+        ax.text(
+            0.5,
+            0.5,
+            "outcome never changed:\nindices undefined",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="0.3",
+        )
     ax.axvline(0.0, color="0.5", linewidth=0.6)
     ax.set_yticks(y0)
-    ax.set_yticklabels([_wrap(p) for p in params] if labels else [], fontsize=8)
+    ax.set_yticklabels(
+        [_wrap(p) for p in params], fontsize=8
+    )  # sharey hides inner ones
     ax.set_ylim(len(params) - 0.5, -0.5)  # first parameter at the top
     ax.tick_params(axis="x", labelsize=8)
     ax.grid(axis="x", color="0.9", linewidth=0.6)
@@ -110,7 +134,8 @@ def plot_indices(table: pd.DataFrame, path: Path, title: str | None = None) -> P
         ``conf_high``), of one method. NaN values (an outcome that never changed) draw
         no bar.
     path : Path
-        The figure file; its parent directories are created. PNG, 150 dpi.
+        The figure file; its parent directories are created. The format follows the
+        suffix (PNG for ``.png``), at 150 dpi.
     title : str, optional
         Figure title; default names the method.
 
@@ -143,26 +168,28 @@ def plot_indices(table: pd.DataFrame, path: Path, title: str | None = None) -> P
     n_row = math.ceil(len(outcomes) / n_col)
     longest = max(len(_wrap(p).splitlines()) for p in params)
     row_h = max(1.6, 0.32 * len(params) * max(1, longest / 1.5)) + 0.6
-    fig = Figure(figsize=(3.4 * n_col + 1.6, row_h * n_row + 0.8), dpi=DPI)
+    fig = Figure(
+        figsize=(3.4 * n_col + 1.6, row_h * n_row + 0.8), dpi=DPI, layout="constrained"
+    )
     axes = fig.subplots(n_row, n_col, squeeze=False, sharey=True)
     for k, outcome in enumerate(outcomes):
         ax = axes[k // n_col, k % n_col]
-        _panel(ax, table[table["outcome"] == outcome], method, params, k % n_col == 0)
+        _panel(ax, table[table["outcome"] == outcome], method, params)
         ax.set_title(outcome, fontsize=9)
     for k in range(len(outcomes), n_row * n_col):
         axes[k // n_col, k % n_col].set_visible(False)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8,
-               frameon=False)  # fmt: skip
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncol=len(labels),
+        fontsize=8,
+        frameon=False,
+    )
     fig.suptitle(title or _TITLES[method], fontsize=10)
-    fig.tight_layout(rect=(0.0, 0.05, 1.0, 1.0))
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
-    write_bytes_atomic(path, buf.getvalue())
-    return path
+    return save_figure(fig, Path(path), dpi=DPI)
 
 
 __all__ = ["DPI", "plot_indices"]
