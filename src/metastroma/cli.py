@@ -773,6 +773,7 @@ def _failed_members(out_dir: Path, rows: list[dict[str, object]]) -> None:
             f"{escape(last[0])}; traceback in {escape(str(out_dir / str(r['run_dir'])))}"
             "/member.log",
             highlight=False,
+            soft_wrap=True,
         )
     if len(failed) > 5:
         err_console.print(f"… and {len(failed) - 5} more (catalog.sqlite)")

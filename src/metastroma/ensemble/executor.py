@@ -247,6 +247,9 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Any]:
         scheduler_port=0,
         dashboard_address=None,
         worker_dashboard_address=None,
+        # no dashboard; the scheduler's small HTTP server (health routes) on a free
+        # loopback port, not 8787, which another cluster may hold
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         env=WORKER_ENV,
         silence_logs=logging.ERROR,
     )
