@@ -972,6 +972,101 @@ def sensitivity(
         )
 
 
+@app.command()
+def calibrate(
+    calibration_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="CALIB.yaml", help="Calibration file (docs/ensembles.md)."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Worker processes of a local Dask cluster (0: particles run in this "
+            "process, and the posterior is reproducible from the seed)."
+        ),
+    ] = 0,
+    scheduler: Annotated[str | None, typer.Option(help=_SCHEDULER_HELP)] = None,
+    force: Annotated[
+        bool, typer.Option(help="Replace an earlier calibration in --out.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+) -> None:
+    """Calibrate parameters to target outcomes by ABC-SMC (pyabc; extra 'calibrate').
+
+    Writes the posterior sample (posterior.parquet), its summary with 95 % credible
+    intervals (posterior_summary.csv), the populations (populations.csv) and a pairs plot
+    (figures/posterior_pairs.png). Exits 1 if a particle's simulation failed (named),
+    2 on bad input, 130 when interrupted.
+    """
+    from rich.table import Table
+
+    from metastroma.ensemble.calibration import load_calibration, run_calibration
+
+    try:
+        _ensemble_options(workers, scheduler)
+        plan = load_calibration(calibration_file)
+    except _BAD_INPUT as err:
+        raise _fail(err, 2) from err
+    spec = plan.spec
+    if not quiet:
+        where = scheduler or (f"{workers} local workers" if workers else "this process")
+        console.print(
+            f"calibrate {escape(spec.name)}: {len(spec.priors)} parameters, "
+            f"{len(plan.targets.outcomes)} targets, "
+            f"{spec.population_size} particles × up to {spec.generations} populations "
+            f"on {escape(where)}",
+            highlight=False,
+        )
+
+    def progress(t: int, eps: float, rate: float) -> None:
+        if not quiet:
+            console.print(
+                f"  population {t}: epsilon {eps:.4g}, acceptance rate {rate:.3f}",
+                highlight=False,
+            )
+
+    try:
+        result = run_calibration(
+            plan,
+            out,
+            workers=workers,
+            scheduler=scheduler,
+            force=force,
+            progress=progress,
+        )
+    except _BAD_INPUT as err:
+        raise _fail(err, 2) from err
+    except KeyboardInterrupt as err:
+        raise _fail(
+            RuntimeError(f"interrupted; see {out}/calibration.json"), 130
+        ) from err
+    except RuntimeError as err:  # a particle's simulation failed (named)
+        raise _fail(err, 1) from err
+    if quiet:
+        return
+    table = Table(title=f"{spec.name}: posterior (95 % credible intervals)")
+    for col in ("parameter", "mean", "median", "95 % CI", "truth"):
+        table.add_column(col, overflow="fold")
+    for r in result.summary.itertuples():
+        truth = getattr(r, "truth", float("nan"))
+        table.add_row(
+            escape(str(r.parameter)),
+            f"{r.mean:.4g}",
+            f"{r.median:.4g}",
+            f"[{r.ci95_low:.4g}, {r.ci95_high:.4g}]",
+            "" if truth != truth else f"{truth:.4g}",  # NaN: none given
+        )
+    console.print(table)
+    console.print(
+        f"files in {escape(str(out))}/: posterior.parquet, posterior_summary.csv, "
+        "populations.csv, calibration.json, abc.db, figures/posterior_pairs.png",
+        highlight=False,
+    )
+
+
 def main() -> None:
     """Entry point of the ``metastroma`` console script.
 

@@ -254,7 +254,8 @@ def test_sensitivity_cli_bad_key_exit_2(tmp_path: Path) -> None:
 ENSEMBLE_FILES = sorted(
     p
     for p in (REPO / "scenarios").glob("*.yaml")
-    if p.name.startswith(("sweep_", "sensitivity_"))
+    if p.name.startswith(("sweep_", "sensitivity_", "calibrate_"))
+    and not p.name.endswith("_targets.yaml")
 )
 
 
@@ -263,7 +264,12 @@ def test_shipped_ensemble_files_load(path: Path) -> None:
     from metastroma.ensemble import load_sweep
     from metastroma.ensemble.sensitivity_run import load_sensitivity
 
-    if path.name.startswith("sweep_"):
+    if path.name.startswith("calibrate_"):
+        from metastroma.ensemble.calibration import load_calibration
+
+        cplan = load_calibration(path)
+        assert cplan.spec.priors and cplan.targets.outcomes
+    elif path.name.startswith("sweep_"):
         plan = load_sweep(path)
         assert len(plan.members) >= 4
     else:
@@ -271,3 +277,29 @@ def test_shipped_ensemble_files_load(path: Path) -> None:
         assert len(splan.members) == splan.X.shape[0] * splan.spec.replicates
     text = path.read_text(encoding="utf-8")
     assert text.startswith("#") and "Run:" in text  # documented at its top
+
+
+def test_calibrate_cli_small_run_and_bad_prior(tmp_path: Path) -> None:
+    doc = yaml.safe_load((REPO / "scenarios" / "calibrate_logistic.yaml").read_text())
+    doc.update(population_size=30, generations=2)
+    doc["targets"] = str(REPO / "scenarios" / doc["targets"])
+    res = cli("calibrate", write(tmp_path / "c.yaml", doc), "--out", tmp_path / "out")
+    assert res.returncode == 0, res.stderr
+    for name in (
+        "posterior.parquet",
+        "posterior_summary.csv",
+        "populations.csv",
+        "calibration.json",
+        "figures/posterior_pairs.png",
+    ):
+        assert (tmp_path / "out" / name).is_file(), name
+    post = pd.read_parquet(tmp_path / "out" / "posterior.parquet")
+    assert len(post) == 30 and abs(post["weight"].sum() - 1.0) < 1e-9
+    assert "population 1: epsilon" in res.stdout
+    again = cli("calibrate", tmp_path / "c.yaml", "--out", tmp_path / "out")
+    assert again.returncode == 2 and "--force" in again.stderr
+    prior = next(iter(doc["priors"]))
+    doc["priors"][prior] = {"distribution": "uniform", "low": 1.0, "high": 0.5}
+    bad = cli("calibrate", write(tmp_path / "b.yaml", doc), "--out", tmp_path / "o2")
+    assert bad.returncode == 2 and f"priors.{prior}" in bad.stderr
+    assert not (tmp_path / "o2").exists()

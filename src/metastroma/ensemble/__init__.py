@@ -6,7 +6,6 @@ the CLI), or on an existing cluster, and are recorded in a SQLite run catalog. S
 docs/ensembles.md.
 """
 
-from metastroma.ensemble.catalog import Catalog
 from metastroma.ensemble.driver import MembersRun, check_out, run_members
 from metastroma.ensemble.executor import (
     WORKER_ENV,
@@ -19,7 +18,16 @@ from metastroma.ensemble.executor import (
 from metastroma.ensemble.model import ModelRef, evaluate, load_model_ref
 from metastroma.ensemble.plan import Member, design_points, members
 from metastroma.ensemble.results import mean_ci, results_table, summary_table
+from metastroma.ensemble.sensitivity_run import (
+    SensitivityPlan,
+    SensitivityRun,
+    load_sensitivity,
+    run_sensitivity,
+)
 from metastroma.ensemble.sweep import SweepPlan, SweepRun, load_sweep, run_sweep
+from metastroma.store.catalog import Catalog
+
+# calibration (pyabc, optional extra) is imported from metastroma.ensemble.calibration
 
 __all__ = [
     "WORKER_ENV",
@@ -29,6 +37,8 @@ __all__ = [
     "MemberTask",
     "MembersRun",
     "ModelRef",
+    "SensitivityPlan",
+    "SensitivityRun",
     "SweepPlan",
     "SweepRun",
     "check_out",
@@ -37,12 +47,14 @@ __all__ = [
     "evaluate",
     "execute",
     "load_model_ref",
+    "load_sensitivity",
     "load_sweep",
     "mean_ci",
     "members",
     "results_table",
     "run_member",
     "run_members",
+    "run_sensitivity",
     "run_sweep",
     "summary_table",
 ]

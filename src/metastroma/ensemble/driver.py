@@ -6,7 +6,7 @@
    digest: the ensemble file, its base file and the members) is continued; one holding
    another ensemble is refused unless ``force``; a non-empty directory that is not an
    ensemble is never touched;
-2. records every member in ``catalog.sqlite`` (:class:`~metastroma.ensemble.catalog.
+2. records every member in ``catalog.sqlite`` (:class:`~metastroma.store.catalog.
    Catalog`) and runs those that are not ``done`` (pending, failed or left queued by an
    interruption) through :func:`~metastroma.ensemble.executor.execute`;
 3. updates the catalog as each result comes back (the progress callback sees completed
@@ -32,12 +32,12 @@ from typing import Any
 
 from metastroma import __version__
 from metastroma.config.sweep import EnsembleBase
-from metastroma.ensemble.catalog import Catalog
 from metastroma.ensemble.executor import MemberResult, MemberTask, execute
 from metastroma.ensemble.model import ModelRef
 from metastroma.ensemble.plan import Member
 from metastroma.errors import RunDirectoryError
 from metastroma.store.atomic import write_json_atomic
+from metastroma.store.catalog import Catalog
 
 __all__ = ["MANIFEST", "EnsembleProgress", "MembersRun", "check_out", "run_members"]
 

@@ -34,11 +34,38 @@ import math
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from metastroma.ensemble.plan import Member
+__all__ = ["Catalog", "CatalogMember"]
 
-__all__ = ["Catalog"]
+
+class CatalogMember(Protocol):
+    """What the catalog records of a member (``metastroma.ensemble.Member``)."""
+
+    @property
+    def member_id(self) -> int:
+        """Member id."""
+
+    @property
+    def point(self) -> int:
+        """Design point."""
+
+    @property
+    def replicate(self) -> int:
+        """Replicate index."""
+
+    @property
+    def seed(self) -> int:
+        """Seed."""
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Parameter path → value."""
+
+    @property
+    def dirname(self) -> str:
+        """Directory name under ``members/``."""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -112,7 +139,7 @@ class Catalog:
             )
 
     # -- members ----------------------------------------------------------------------
-    def add(self, members: Iterable[Member], key_prefix: str) -> None:
+    def add(self, members: Iterable[CatalogMember], key_prefix: str) -> None:
         """Insert members not yet in the catalog as ``pending`` (one transaction)."""
         rows = [
             (
