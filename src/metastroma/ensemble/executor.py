@@ -60,6 +60,14 @@ WORKER_ENV = {
     "OMP_WAIT_POLICY": "PASSIVE",
 }
 
+#: Dask settings of a LocalCluster's workers (the nanny hands them over). The statistical
+#: profiler samples every worker thread's stack every 10 ms, holding the GIL, for a
+#: dashboard that is off; the worker checks its memory every 100 ms, 1 s is enough here.
+WORKER_DASK_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
 
 @dataclass(frozen=True)
 class MemberTask:
@@ -239,20 +247,23 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Any]:
         return
     if workers < 1:
         raise ConfigError(f"--workers {workers}: a local cluster needs at least 1")
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        scheduler_port=0,
-        dashboard_address=None,
-        worker_dashboard_address=None,
-        # no dashboard; the scheduler's small HTTP server (health routes) on a free
-        # loopback port, not 8787, which another cluster may hold
-        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-        env=WORKER_ENV,
-        silence_logs=logging.ERROR,
-    )
+    import dask
+
+    with dask.config.set(WORKER_DASK_CONFIG):
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            scheduler_port=0,
+            dashboard_address=None,
+            worker_dashboard_address=None,
+            # no dashboard; the scheduler's small HTTP server (health routes) on a free
+            # loopback port, not 8787, which another cluster may hold
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+            env=WORKER_ENV,
+            silence_logs=logging.ERROR,
+        )
     try:
         client = Client(cluster)
         try:
