@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Self, TypeVar
 
 import typer
 from rich.console import Console
@@ -37,6 +38,7 @@ err_console = Console(stderr=True)
 console = Console()
 
 _BAD_INPUT = (ConfigError, RunDirectoryError, CheckpointError)
+T = TypeVar("T")
 
 
 class _Bar:
@@ -779,6 +781,40 @@ def _failed_members(out_dir: Path, rows: list[dict[str, object]]) -> None:
         err_console.print(f"… and {len(failed) - 5} more (catalog.sqlite)")
 
 
+def _run_ensemble(
+    run: Callable[..., T],
+    plan: object,
+    out: Path,
+    label: str,
+    *,
+    workers: int,
+    scheduler: str | None,
+    force: bool,
+    quiet: bool,
+) -> T:
+    """Run a sweep or sensitivity plan with a progress bar; bad input → 2, Ctrl-C → 130."""
+    try:
+        with _MemberReporter(label) as rep:
+            return run(
+                plan,
+                out,
+                workers=workers,
+                scheduler=scheduler,
+                force=force,
+                progress=None if quiet else rep,
+            )
+    except _BAD_INPUT as err:
+        raise _fail(err, 2) from err
+    except KeyboardInterrupt as err:
+        raise _fail(
+            RuntimeError(
+                f"interrupted; finished members are kept in {out}; run the same "
+                "command again to continue"
+            ),
+            130,
+        ) from err
+
+
 @app.command()
 def sweep(
     sweep_file: Annotated[
@@ -824,31 +860,16 @@ def sweep(
             f"of {escape(plan.ref.source)} on {escape(where)}",
             highlight=False,
         )
-    try:
-        if quiet:
-            result = run_sweep(
-                plan, out, workers=workers, scheduler=scheduler, force=force
-            )
-        else:
-            with _MemberReporter(plan.spec.name) as rep:
-                result = run_sweep(
-                    plan,
-                    out,
-                    workers=workers,
-                    scheduler=scheduler,
-                    force=force,
-                    progress=rep,
-                )
-    except _BAD_INPUT as err:
-        raise _fail(err, 2) from err
-    except KeyboardInterrupt as err:
-        raise _fail(
-            RuntimeError(
-                f"interrupted; finished members are kept in {out}; run the same "
-                "command again to continue"
-            ),
-            130,
-        ) from err
+    result = _run_ensemble(
+        run_sweep,
+        plan,
+        out,
+        plan.spec.name,
+        workers=workers,
+        scheduler=scheduler,
+        force=force,
+        quiet=quiet,
+    )
     m = result.members
     if not quiet:
         table = Table(title=f"{plan.spec.name}: point means (first outcomes)")
@@ -921,26 +942,16 @@ def sensitivity(
             f"{escape(where)}",
             highlight=False,
         )
-    try:
-        with _MemberReporter(spec.name) as rep:
-            result = run_sensitivity(
-                plan,
-                out,
-                workers=workers,
-                scheduler=scheduler,
-                force=force,
-                progress=None if quiet else rep,
-            )
-    except _BAD_INPUT as err:
-        raise _fail(err, 2) from err
-    except KeyboardInterrupt as err:
-        raise _fail(
-            RuntimeError(
-                f"interrupted; finished members are kept in {out}; run the same "
-                "command again to continue"
-            ),
-            130,
-        ) from err
+    result = _run_ensemble(
+        run_sensitivity,
+        plan,
+        out,
+        spec.name,
+        workers=workers,
+        scheduler=scheduler,
+        force=force,
+        quiet=quiet,
+    )
     if result.indices is None:
         _failed_members(out, result.members.rows)
         raise _fail(RuntimeError(result.error), 1)

@@ -20,7 +20,6 @@ window opens. Each function returns the path written.
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -47,6 +46,7 @@ from metastroma.body.analysis import (
 from metastroma.body.growth import cells_to_diameter_mm
 from metastroma.config.body import AnatomyConfig
 from metastroma.store.atomic import write_bytes_atomic
+from metastroma.viz._save import save_figure
 
 #: Colour, legend label and short (number-at-risk) label of each survival curve.
 CURVE_STYLE: Mapping[str, tuple[str, str, str]] = {
@@ -96,16 +96,7 @@ DEFAULT_LAYOUT: Mapping[str, tuple[float, float]] = {
 
 def _save(fig: Any, path: Path, dpi: int = 130) -> Path:
     """Render ``fig`` in memory and write it atomically; the format follows the suffix."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    fmt = path.suffix.lstrip(".").lower() or "png"
-    try:
-        fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
-    finally:
-        plt.close(fig)
-    write_bytes_atomic(path, buf.getvalue())
-    return path
+    return save_figure(fig, path, dpi)
 
 
 def write_table(table: pd.DataFrame, path: Path, digits: int = 4) -> Path:
