@@ -434,3 +434,28 @@ def test_cohort_sweep_over_a_list_item(tmp_path: Path) -> None:
     assert (
         tmp_path / "out" / "members" / "m000000" / "run" / "patients.parquet"
     ).is_file()
+
+
+def test_existing_scheduler_gives_the_same_table(tmp_path: Path, models: None) -> None:
+    from distributed import LocalCluster
+
+    path = write_sweep(tmp_path / "s.yaml", fn_sweep(tmp_path, seeds="independent"))
+    serial = run_sweep(path, tmp_path / "w0", workers=0)
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+    ) as cluster:
+        remote = run_sweep(
+            path, tmp_path / "remote", scheduler=cluster.scheduler_address
+        )
+        assert len(cluster.workers) == 2  # still up: not ours to close
+    pd.testing.assert_frame_equal(serial.table, remote.table)
+    import json
+
+    manifest = json.loads((tmp_path / "remote" / "ensemble.json").read_text())
+    assert manifest["scheduler"] == cluster.scheduler_address
+    ran_on = {r["worker"].rsplit(":", 1)[1] for r in remote.members.rows}
+    assert len(ran_on) == 2 and str(__import__("os").getpid()) not in ran_on
