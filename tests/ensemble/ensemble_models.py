@@ -46,3 +46,11 @@ def fails_at(params: dict[str, Any], seed: int) -> dict[str, float]:
     if float(params["x"]) == float(params["bad_x"]):
         raise RuntimeError(f"member with x = {params['x']} fails on purpose")
     return noisy_square(params, seed)
+
+
+def crash_always(params: dict[str, Any], seed: int) -> dict[str, float]:
+    """Kill the process every time x == crash_x (a member no worker survives)."""
+    if float(params["x"]) == float(params["crash_x"]):
+        _record(params, seed, "crash")
+        os._exit(3)
+    return noisy_square(params, seed)

@@ -459,3 +459,24 @@ def test_existing_scheduler_gives_the_same_table(tmp_path: Path, models: None) -
     assert manifest["scheduler"] == cluster.scheduler_address
     ran_on = {r["worker"].rsplit(":", 1)[1] for r in remote.members.rows}
     assert len(ran_on) == 2 and str(__import__("os").getpid()) not in ran_on
+
+
+def test_member_that_kills_every_worker_is_failed_not_lost(
+    tmp_path: Path, models: None
+) -> None:
+    import dask
+
+    doc = fn_sweep(tmp_path, fn="crash_always", replicates=1)
+    doc["fixed"]["crash_x"] = 1.0
+    path = write_sweep(tmp_path / "s.yaml", doc)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        out = run_sweep(path, tmp_path / "out", workers=2)
+    status = dict(zip(out.table["x"], out.table["status"], strict=True))
+    assert status == {0.0: "done", 1.0: "failed", 2.0: "done", 3.0: "done"}
+    with sqlite3.connect(tmp_path / "out" / "catalog.sqlite") as db:
+        (err,) = db.execute(
+            "SELECT error FROM members WHERE status='failed'"
+        ).fetchone()
+    assert "KilledWorker" in err and "died on every attempt" in err
+    crashes = sum(v for (w, _, _), v in calls(tmp_path).items() if w == "crash")
+    assert crashes == 2  # the first try and one retry (allowed-failures = 1)
