@@ -223,12 +223,16 @@ def test_doctests_of_the_calibration_modules_pass() -> None:
     import doctest
 
     from metastroma.config import calibration as config_module
+    from metastroma.ensemble import _particles, _targets
     from metastroma.ensemble import calibration as module
 
-    for mod in (module, config_module):
+    attempted = 0
+    for mod in (module, _particles, _targets, config_module):
         result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0
-    assert doctest.testmod(module).attempted >= 6
+        if mod is not config_module:
+            attempted += result.attempted
+    assert attempted >= 6
 
 
 def test_weighted_quantile_by_hand() -> None:
