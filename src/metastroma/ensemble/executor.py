@@ -60,12 +60,16 @@ WORKER_ENV = {
     "OMP_WAIT_POLICY": "PASSIVE",
 }
 
-#: Dask settings of a LocalCluster's workers (the nanny hands them over). The statistical
+#: Dask settings of a LocalCluster (the nanny hands them to the workers). The statistical
 #: profiler samples every worker thread's stack every 10 ms, holding the GIL, for a
 #: dashboard that is off; the worker checks its memory every 100 ms, 1 s is enough here.
+#: A worker-saturation of 1 gives each one-thread worker one member at a time: with the
+#: default 1.1 a second member waits on the worker, and if the running one kills the
+#: process the waiting one is blamed too (counted against allowed-failures).
 WORKER_DASK_CONFIG = {
     "distributed.worker.profile.enabled": False,
     "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.scheduler.worker-saturation": 1.0,
 }
 
 
