@@ -482,14 +482,13 @@ def cohort(
     import time
 
     from metastroma.body.cohort import simulate_cohort
-    from metastroma.config.cohort import CohortScenario
-    from metastroma.config.loader import load_model
+    from metastroma.link import load_cohort
     from metastroma.store.cohort import check_cohort_out, write_cohort
     from metastroma.store.manifest import utc_now
 
     try:
         overrides = _cohort_options(patients=patients, seed=seed)
-        sc = load_model(scenario, CohortScenario, overrides)
+        sc, curves = load_cohort(scenario, overrides)  # and its response curves
         check_cohort_out(out, force)
     except _BAD_INPUT as err:
         raise _fail(err, 2) from err
@@ -497,10 +496,10 @@ def cohort(
     try:
         try:
             if quiet:
-                result = simulate_cohort(sc)
+                result = simulate_cohort(sc, curves=curves)
             else:
                 with _PatientReporter("cohort", sc.patients) as rep:
-                    result = simulate_cohort(sc, progress=rep)
+                    result = simulate_cohort(sc, progress=rep, curves=curves)
         except ValueError as err:  # the cohort cannot be simulated as given (named)
             raise _fail(ValueError(f"{scenario.name}: {err}"), 2) from err
         wall_s = time.perf_counter() - t0

@@ -102,7 +102,7 @@ def calibration_figures(result: CohortResult) -> pd.DataFrame:
     distant = an.kind == OrganKind.CAPILLARY_BED
     f = plan.found[0][:, an.primary, :]
     sh = sc.shedding
-    f_cl = sc.ddr2.cluster_event_fraction
+    f_cl = float(plan.cluster_event_fraction[0])  # DDR2-high (ã of the WT reference)
     n_cl = sh.cluster_size_cells
     per_event = (1 - f_cl) + f_cl * n_cl
     w = np.array([(1 - f_cl) / per_event, f_cl * n_cl / per_event])

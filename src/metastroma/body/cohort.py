@@ -11,7 +11,10 @@ follow-up, on a clock of ``time_step_days`` (SCIENCE.md §7, §9, §10.2):
    eradicates each other occult colony with ``adjuvant_kill_probability``.
 2. **Shedding.** Every tumour (primary and colonies) sheds cells at h_shed · r_intra(ã) · s_k · N
    cells/day (s_k the patient's log-normal multiplier). Cells leave as single cells or as
-   clusters of n_cl cells (a share f_cl of events).
+   clusters of n_cl cells (a share f_cl of events). r_intra, f_cl and the growth multiplier
+   m_grow of each DDR2 category come from the link's response curves when the scenario
+   names a curve file (``ddr2.curves``, read at the edge by :mod:`metastroma.link` and
+   passed in), else from the SCIENCE.md §10.2 default formulas (:func:`ddr2_response`).
 3. **Cascade, by Poisson splitting** (SCIENCE.md §9.4, "For metastroma"). A shed cell is viable
    (f_viable), survives the circulation (P_circ, single or cluster), meets the filters of the
    organ graph (exact first-pass distribution, :func:`~metastroma.body.cascade.arrest_distribution`),
@@ -67,11 +70,13 @@ from metastroma.body.growth import (
 )
 from metastroma.config.cohort import (
     CohortScenario,
+    Ddr2ResponseConfig,
     growth_multiplier,
     relative_intravasation,
 )
 from metastroma.kernels import _body, rng
 from metastroma.kernels.rng import uniform01_many
+from metastroma.link import ResponseCurves, interpolate
 
 _LAW_CODES = {
     "gompertz": _body.LAW_GOMPERTZ,
@@ -135,6 +140,12 @@ class CohortPlan:
         Cells that found a colony: 1 (single) and n_cl (cluster).
     relative_activity : (n_categories,) float64
         ã of each category.
+    intravasation_multiplier : (n_categories,) float64
+        r_intra of each category (dimensionless, 1 at ã = 1): multiplies shedding.
+    cluster_event_fraction : (n_categories,) float64
+        f_cl of each category: share of shedding events that are clusters, in [0, 1].
+    growth_multiplier : (n_categories,) float64
+        m_grow of each category (dimensionless, 1 at ã = 1): multiplies colony growth.
     """
 
     anatomy: Anatomy
@@ -142,57 +153,136 @@ class CohortPlan:
     share: F64Array
     founding_cells: F64Array
     relative_activity: F64Array
+    intravasation_multiplier: F64Array
+    cluster_event_fraction: F64Array
+    growth_multiplier: F64Array
 
 
-def build_plan(sc: CohortScenario) -> CohortPlan:
+def ddr2_response(
+    cfg: Ddr2ResponseConfig, curves: ResponseCurves | None = None
+) -> tuple[F64Array, F64Array, F64Array, F64Array]:
+    """ã, r_intra, f_cl and m_grow of the two DDR2 categories (high, low).
+
+    Parameters
+    ----------
+    cfg : Ddr2ResponseConfig
+    curves : ResponseCurves, optional
+        The link's response curves (loaded by :func:`metastroma.link.load_cohort`); their
+        means are read at each category's ã (PCHIP, :func:`metastroma.link.interpolate`).
+        Without them, the SCIENCE.md §10.2 default formulas of ``cfg``.
+
+    Returns
+    -------
+    tuple of four (2,) float64 arrays
+        ``(relative_activity, intravasation_multiplier, cluster_event_fraction,
+        growth_multiplier)``, dimensionless; index 0 DDR2-high, 1 DDR2-low.
+
+    Raises
+    ------
+    ValueError
+        ``cfg.curves`` is set but no curves were given (a curve file is never ignored),
+        the curves are not over ``relative_activity``, or a category's ã lies outside
+        their grid (no extrapolation, SCIENCE.md §10.2).
+    """
+    acts = np.array([cfg.relative_activity_high, cfg.relative_activity_low])
+    if curves is None:
+        if cfg.curves is not None:
+            raise ValueError(
+                f"ddr2.curves = {str(cfg.curves)!r}: the response-curve file is not "
+                "loaded; read the scenario with metastroma.link.load_cohort (or "
+                "load_for_cohort) and pass its curves"
+            )
+        r_intra = np.array([relative_intravasation(cfg, a) for a in acts])
+        m_grow = np.array([growth_multiplier(cfg, a) for a in acts])
+        f_cl = np.full(2, cfg.cluster_event_fraction)
+        return acts, r_intra, f_cl, m_grow
+    if curves.axis.name != "relative_activity":
+        raise ValueError(
+            f"ddr2.curves: the curves' axis is {curves.axis.name!r}; a cohort needs "
+            "relative_activity"
+        )
+    out = []
+    for name in (
+        "intravasation_multiplier",
+        "cluster_event_fraction",
+        "growth_multiplier",
+    ):  # three quantities
+        try:
+            out.append(interpolate(curves, name, acts).mean)
+        except ValueError as err:
+            keys = ("relative_activity_high", "relative_activity_low")
+            bad = [
+                f"ddr2.{k} = {a:g}"
+                for k, a in zip(keys, acts, strict=True)
+                if not curves.x[0] <= a <= curves.x[-1]
+            ]
+            raise ValueError(f"{', '.join(bad)}: {err}") from err
+    return acts, out[0], out[1], out[2]
+
+
+def build_plan(sc: CohortScenario, curves: ResponseCurves | None = None) -> CohortPlan:
     """Per-shed-cell colony and end-state probabilities for each source organ.
 
     Parameters
     ----------
     sc : CohortScenario
+    curves : ResponseCurves, optional
+        Required when ``sc.ddr2.curves`` is set; see :func:`ddr2_response`.
 
     Returns
     -------
     CohortPlan
+
+    Raises
+    ------
+    ValueError
+        From :func:`ddr2_response`.
     """
     an = build_anatomy(sc.anatomy)
     sh = sc.shedding
     n = an.n_organs
-    ddr2 = sc.ddr2
-    acts = np.array([ddr2.relative_activity_high, ddr2.relative_activity_low])
-    f_cl = ddr2.cluster_event_fraction
+    acts, r_intra, f_cls, m_grow = ddr2_response(sc.ddr2, curves)
     n_cl = sh.cluster_size_cells
-    mean_event = (1.0 - f_cl) + f_cl * n_cl  # cells per event
-    weight_cells = np.array([(1.0 - f_cl) / mean_event, f_cl * n_cl / mean_event])
     p_circ = np.array([sh.circulation_survival_single, sh.circulation_survival_cluster])
     founding = np.array([1.0, n_cl])
     settle = an.extravasation * an.dormant_survival
     colonise = an.colonisation * sh.macrometastasis_probability
     sources = [i for i in range(n) if an.kind[i] != OrganKind.POOL]
+    dists = {
+        (kind, i): arrest_distribution(an, i, cluster=bool(kind))
+        for kind in (0, 1)
+        for i in sources
+    }
 
-    found1 = np.zeros((2, n, n))
-    share1 = np.zeros((n, n, N_END_STATES))
-    for kind in (0, 1):  # loop over the two founder kinds and the organs, not patients
-        live = weight_cells[kind] * sh.viable_fraction * p_circ[kind]
-        for i in sources:
-            d = arrest_distribution(an, i, cluster=bool(kind))
-            arrested = live * d.arrested
-            share1[i, i, EndState.DIED_IN_TRANSIT] += (
-                weight_cells[kind] - live + live * d.died_in_transit
-            )
-            share1[i, i, EndState.STILL_CIRCULATING] += live * d.still_circulating
-            share1[i, :, EndState.ARRESTED_DIED] += arrested * (1.0 - settle)
-            share1[i, :, EndState.DORMANT] += arrested * settle * (1.0 - colonise)
-            found1[kind, i, :] = arrested * settle * colonise / founding[kind]
-    # the cascade does not depend on DDR2 by default: both categories share it
-    found = np.stack([found1, found1])
-    share = np.stack([share1, share1])
+    n_cat = acts.size
+    found = np.zeros((n_cat, 2, n, n))
+    share = np.zeros((n_cat, n, n, N_END_STATES))
+    # loops over the DDR2 categories (f_cl), founder kinds and organs, not patients
+    for c in range(n_cat):
+        f_cl = float(f_cls[c])
+        mean_event = (1.0 - f_cl) + f_cl * n_cl  # cells per event
+        weight_cells = np.array([(1.0 - f_cl) / mean_event, f_cl * n_cl / mean_event])
+        for kind in (0, 1):
+            live = weight_cells[kind] * sh.viable_fraction * p_circ[kind]
+            for i in sources:
+                d = dists[kind, i]
+                arrested = live * d.arrested
+                share[c, i, i, EndState.DIED_IN_TRANSIT] += (
+                    weight_cells[kind] - live + live * d.died_in_transit
+                )
+                share[c, i, i, EndState.STILL_CIRCULATING] += live * d.still_circulating
+                share[c, i, :, EndState.ARRESTED_DIED] += arrested * (1.0 - settle)
+                share[c, i, :, EndState.DORMANT] += arrested * settle * (1.0 - colonise)
+                found[c, kind, i, :] = arrested * settle * colonise / founding[kind]
     return CohortPlan(
         anatomy=an,
         found=found,
         share=share,
         founding_cells=founding,
         relative_activity=acts,
+        intravasation_multiplier=r_intra,
+        cluster_event_fraction=f_cls,
+        growth_multiplier=m_grow,
     )
 
 
@@ -210,6 +300,8 @@ class CohortResult:
         End states of every shed cell per patient and organ (by source and by site).
     plan : CohortPlan
     scenario : CohortScenario
+    curves : ResponseCurves or None
+        The link's response curves the cohort used (None: the §10.2 formulas).
     """
 
     patients: pd.DataFrame
@@ -217,6 +309,7 @@ class CohortResult:
     ledger: Ledger
     plan: CohortPlan
     scenario: CohortScenario
+    curves: ResponseCurves | None = None
 
     def ledger_table(self) -> pd.DataFrame:
         """The ledger as one row per patient and organ (end states counted by site).
@@ -264,10 +357,8 @@ def _patient_draws(
     u = uniform01_many(seed, 0, ids, rng.COHORT_DDR2)
     category = np.where(u < sc.ddr2.high_fraction, 0, 1).astype(np.int64)
     act = plan.relative_activity[category]
-    r_intra = np.array(
-        [relative_intravasation(sc.ddr2, a) for a in plan.relative_activity]
-    )
-    m_grow = np.array([growth_multiplier(sc.ddr2, a) for a in plan.relative_activity])
+    r_intra = plan.intravasation_multiplier
+    m_grow = plan.growth_multiplier
     # shed ∝ N^γs, normalised at the reference size where h_shed was measured
     sh = sc.shedding
     shed_scale = (
@@ -427,6 +518,7 @@ def simulate_cohort(
     *,
     first_patient: int = 0,
     progress: Callable[[int], None] | None = None,
+    curves: ResponseCurves | None = None,
 ) -> CohortResult:
     """Simulate a cohort of virtual patients.
 
@@ -440,6 +532,10 @@ def simulate_cohort(
         k's history is the same in any cohort that contains k.
     progress : callable, optional
         Called with the number of patients finished after each chunk.
+    curves : ResponseCurves, optional
+        The link's response curves: r_intra, f_cl and m_grow of each DDR2 category come
+        from them (:func:`ddr2_response`). Required when ``sc.ddr2.curves`` is set:
+        :func:`metastroma.link.load_cohort` reads both from a scenario file.
 
     Returns
     -------
@@ -448,14 +544,16 @@ def simulate_cohort(
     Raises
     ------
     ValueError
-        An empty cohort, or a patient that reached ``max_colonies_per_patient`` (named).
+        An empty cohort, a patient that reached ``max_colonies_per_patient`` (named),
+        ``ddr2.curves`` set without ``curves``, or curves that do not cover the
+        categories' ã.
     """
     n = sc.patients if n_patients is None else int(n_patients)
     if n < 1:
         raise ValueError(f"patients = {n}: a cohort needs at least one patient")
     if first_patient < 0:
         raise ValueError(f"first_patient = {first_patient} must be >= 0")
-    plan = build_plan(sc)
+    plan = build_plan(sc, curves)
     an = plan.anatomy
     if an.n_organs > 63:
         raise ValueError(
@@ -520,7 +618,7 @@ def simulate_cohort(
     ledger.check()
     patients = _patients_table(sc, plan, ids_all, draws_all, out_p, rows, cols)
     metastases = _metastases_table(sc, plan, ids_all, out_p, rows, cols)
-    return CohortResult(patients, metastases, ledger, plan, sc)
+    return CohortResult(patients, metastases, ledger, plan, sc, curves)
 
 
 def _refuse_capped(sc: CohortScenario, ids: I64Array, out_p: F64Array) -> None:
@@ -665,5 +763,6 @@ __all__ = [
     "CohortPlan",
     "CohortResult",
     "build_plan",
+    "ddr2_response",
     "simulate_cohort",
 ]

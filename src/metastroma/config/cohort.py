@@ -13,6 +13,7 @@ reasoning and the figures reached.
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import Field, model_validator
@@ -98,11 +99,14 @@ class SheddingConfig(_Model):
 
 
 class Ddr2ResponseConfig(_Model):
-    """DDR2-dependent rates before the tissue → body link exists (SCIENCE.md §10.2 defaults).
+    """DDR2-dependent rates of the body scale: the tissue → body link (SCIENCE.md §10).
 
     A patient's relative DDR2 activity ã = A/A_WT sets the intravasation multiplier
-    r_intra(ã) = a + b ã, the cluster share f_cl and the metastasis growth multiplier
-    m_grow(A) = (1 + g_p A)/(1 + g_p A_WT). All are 1 (and f_cl its default) at ã = 1.
+    r_intra(ã), the cluster share f_cl and the metastasis growth multiplier m_grow. With
+    ``curves`` set they are read from that response-curve file (docs/link.md), interpolated
+    at the two categories' ã; without it, the SCIENCE.md §10.2 default formulas
+    r_intra(ã) = a + b ã, f_cl constant and m_grow(A) = (1 + g_p A)/(1 + g_p A_WT) apply.
+    r_intra and m_grow are 1 at ã = 1 either way.
     """
 
     relative_activity_high: float = Field(
@@ -127,31 +131,35 @@ class Ddr2ResponseConfig(_Model):
         0.35,
         ge=0.0,
         le=10.0,
-        description="a in r_intra(ã) = a + b ã; 0.35, the count prior of SCIENCE.md Table 4.2 [A] (§10.2 default curve).",
+        description="a in r_intra(ã) = a + b ã; 0.35, the count prior of SCIENCE.md Table 4.2 [A] (§10.2 default curve). Not used when `curves` is set.",
     )
     intravasation_slope: float = Field(
         0.65,
         ge=0.0,
         le=10.0,
-        description="b in r_intra(ã) = a + b ã; 0.65 [A] (§10.2); a + b = 1 keeps r_intra(1) = 1.",
+        description="b in r_intra(ã) = a + b ã; 0.65 [A] (§10.2); a + b = 1 keeps r_intra(1) = 1. Not used when `curves` is set.",
     )
     cluster_event_fraction: float = Field(
         0.03,
         ge=0.0,
         le=1.0,
-        description="f_cl, share of shedding events that are clusters; 0.03 (range 0.02–0.05) [M] (Aceto 2014); constant in ã by default (§10.2).",
+        description="f_cl, share of shedding events that are clusters; 0.03 (range 0.02–0.05) [M] (Aceto 2014); constant in ã by default (§10.2). Not used when `curves` is set.",
     )
     growth_gain: float = Field(
         0.3,
         ge=0.0,
         le=10.0,
-        description="g_p in m_grow(A) = (1 + g_p A)/(1 + g_p A_WT), the DDR2 growth advantage at metastatic sites; 0.3 [A] (SCIENCE.md §12 item 6, §10.2).",
+        description="g_p in m_grow(A) = (1 + g_p A)/(1 + g_p A_WT), the DDR2 growth advantage at metastatic sites; 0.3 [A] (SCIENCE.md §12 item 6, §10.2). Not used when `curves` is set.",
     )
     activity_wt: float = Field(
         A_WT,
         gt=0.0,
         le=1.0,
-        description="A_WT, mean cancer-cell DDR2 activity of the WT reference; 0.3 until measured [A] (SCIENCE.md §10.2).",
+        description="A_WT, mean cancer-cell DDR2 activity of the WT reference; 0.3 until measured [A] (SCIENCE.md §10.2). Enters only m_grow's default formula: not used when `curves` is set.",
+    )
+    curves: Path | None = Field(
+        None,
+        description="Response-curve file of the tissue → body link (JSON, format 'metastroma-response-curves' version 1, docs/link.md). When set, r_intra, f_cl and m_grow are read from it, interpolated (PCHIP, no extrapolation) at relative_activity_high and relative_activity_low, and intravasation_intercept, intravasation_slope, cluster_event_fraction, growth_gain and activity_wt are not used. A relative path is resolved against the directory of the cohort scenario file. The shipped file metastroma/link/data/default_curves.json tabulates the §10.2 defaults [A]. Default: none (the §10.2 formulas).",
     )
 
     @model_validator(mode="after")
@@ -253,7 +261,7 @@ class CohortScenario(_Model):
     )
     ddr2: Ddr2ResponseConfig = Field(
         default_factory=Ddr2ResponseConfig,
-        description="DDR2 response curves (SCIENCE.md §10.2 defaults).",
+        description="DDR2 response: the SCIENCE.md §10.2 default formulas, or a response-curve file of the link (ddr2.curves).",
     )
     detection: DetectionConfig = Field(
         default_factory=DetectionConfig,

@@ -137,8 +137,10 @@ def load_model_ref(spec: EnsembleBase, spec_path: Path) -> ModelRef:
         )
     else:
         from metastroma.config.cohort import CohortScenario
+        from metastroma.link import load_for_cohort
 
-        resolved_model = model_from_dict(data, CohortScenario, source, node)
+        cohort = model_from_dict(data, CohortScenario, source, node)
+        resolved_model, _ = load_for_cohort(cohort, path.parent, source, node)
     return ModelRef(
         kind,
         data=data,
@@ -285,8 +287,10 @@ def validate_member(
         return scenario_from_dict(data, source=label, base_dir=Path(ref.base_dir))
     if ref.kind == "cohort":
         from metastroma.config.cohort import CohortScenario
+        from metastroma.link import load_for_cohort
 
-        return model_from_dict(data, CohortScenario, label)
+        cohort = model_from_dict(data, CohortScenario, label)
+        return load_for_cohort(cohort, Path(ref.base_dir), label)[0]  # curves resolved
     return None
 
 
@@ -386,13 +390,15 @@ def _run_cohort(sc: Any, run_dir: Path) -> dict[str, float]:
     import time
 
     from metastroma.body.cohort import simulate_cohort
+    from metastroma.link import load_for_cohort
     from metastroma.store.cohort import write_cohort
     from metastroma.store.manifest import read_manifest, utc_now
 
     manifest = read_manifest(run_dir)
     if manifest is None or manifest.get("status") != "complete":
         started, t0 = utc_now(), time.perf_counter()
-        result = simulate_cohort(sc)
+        sc, curves = load_for_cohort(sc)  # paths already absolute
+        result = simulate_cohort(sc, curves=curves)
         outputs = write_cohort(
             result,
             run_dir,

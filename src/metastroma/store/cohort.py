@@ -6,7 +6,8 @@ and every column is described in docs/run-directory.md ("Cohort run directory"):
     DIR/
       config.yaml               the fully resolved cohort scenario (every default written out)
       manifest.json             version, scenario hash, seed, patients, times, death model,
-                                cells_per_mm3; written last
+                                cells_per_mm3, the DDR2 response-curve file and its
+                                provenance (``ddr2_curves``); written last
       patients.parquet          one row per patient
       metastases.parquet        one row per metastasis (colony)
       ledger.parquet            one row per patient × organ: end states of the shed cells
@@ -325,6 +326,7 @@ def write_cohort(
         "follow_up_years": sc.follow_up_years,
         "death_model": sc.death.model,
         "death": sc.death.model_dump(mode="json"),
+        "ddr2_curves": _curves_record(result),
         "cells_per_mm3": sc.growth.cells_per_mm3,
         "started_utc": started_utc or utc_now(),
         "ended_utc": None,
@@ -348,6 +350,19 @@ def write_cohort(
         summary=summary,
         manifest=manifest,
     )
+
+
+def _curves_record(result: CohortResult) -> dict[str, Any] | None:
+    """The link's curve file a cohort used: path, content hash, provenance (or None)."""
+    curves = result.curves
+    if curves is None:  # the SCIENCE.md §10.2 formulas
+        return None
+    path = result.scenario.ddr2.curves
+    return {
+        "path": str(path) if path is not None else None,
+        "content_sha256": curves.content_sha256(),
+        "provenance": curves.provenance,
+    }
 
 
 def _move_into_place(tmp: Path, out_dir: Path) -> None:
