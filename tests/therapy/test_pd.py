@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from _ode_reference import integrate_doses
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from scipy.integrate import quad, solve_ivp
+from scipy.integrate import quad
 from scipy.optimize import brentq
 
 from metastroma.config import scenario_from_dict
@@ -51,35 +52,9 @@ BID = ScheduleConfig(dose_mg=70.0, interval_h=12.0)
 def ode_effect_site(
     t_eval: np.ndarray, drug: DrugConfig, schedule: ScheduleConfig, ke0: float
 ) -> np.ndarray:
-    """Gut, plasma (mg) and effect-site concentration (ng/mL) through dose impulses."""
-    ka, ke, v = drug.ka_per_h, drug.ke_per_h, drug.volume_l
-
-    def rhs(_t: float, y: np.ndarray) -> list[float]:
-        return [-ka * y[0], ka * y[0] - ke * y[1], ke0 * (1e3 * y[1] / v - y[2])]
-
+    """Effect-site concentration (ng/mL) by the numerical reference."""
     doses = dose_times_h(schedule, float(t_eval.max()))
-    out = np.zeros_like(t_eval)
-    y = np.zeros(3)
-    edges = [*list(doses), float(t_eval.max()) + 1.0]
-    t0 = 0.0
-    for i, t1 in enumerate(edges):
-        inside = (t_eval >= t0) & (t_eval < t1)
-        if t1 > t0:
-            sol = solve_ivp(
-                rhs,
-                (t0, t1),
-                y,
-                method="DOP853",
-                rtol=1e-10,
-                atol=1e-13,
-                dense_output=True,
-            )
-            out[inside] = sol.sol(t_eval[inside])[2]
-            y = sol.y[:, -1].copy()
-        if i < len(doses):
-            y[0] += drug.bioavailability * schedule.dose_mg
-        t0 = t1
-    return out
+    return integrate_doses(t_eval, drug, doses, schedule.dose_mg, ke0)
 
 
 # --------------------------------------------------------------------------- Emax / Hill
