@@ -68,6 +68,7 @@ from metastroma.body.growth import (
     sample_patient_growth,
     time_to_cells,
 )
+from metastroma.body.therapy import START_CODES, CohortTherapy
 from metastroma.config.cohort import (
     CohortScenario,
     Ddr2ResponseConfig,
@@ -302,6 +303,8 @@ class CohortResult:
     scenario : CohortScenario
     curves : ResponseCurves or None
         The link's response curves the cohort used (None: the §10.2 formulas).
+    therapy : CohortTherapy or None
+        The treatment every patient received (None: untreated).
     """
 
     patients: pd.DataFrame
@@ -310,6 +313,7 @@ class CohortResult:
     plan: CohortPlan
     scenario: CohortScenario
     curves: ResponseCurves | None = None
+    therapy: CohortTherapy | None = None
 
     def ledger_table(self) -> pd.DataFrame:
         """The ledger as one row per patient and organ (end states counted by site).
@@ -332,8 +336,48 @@ class CohortResult:
         return df[keep].reset_index(drop=True)
 
 
+def treatment_factors(
+    sc: CohortScenario,
+    plan: CohortPlan,
+    therapy: CohortTherapy,
+    curves: ResponseCurves | None = None,
+) -> tuple[F64Array, F64Array]:
+    """Shedding and growth factors of each DDR2 category on treatment.
+
+    On treatment ã_on = ã × f (``therapy.activity_factor``); shedding is multiplied by
+    r_intra(ã_on)/r_intra(ã) and colony growth rates by m_grow(ã_on)/m_grow(ã), both read
+    from the same source as the plan (the curves, else the §10.2 formulas).
+
+    Returns
+    -------
+    tuple of two (n_categories,) float64 arrays
+        Exactly 1 where f = 1 (no effect).
+    """
+    f = therapy.activity_factor
+    acts = plan.relative_activity
+    if f == 1.0:
+        ones = np.ones(acts.size)
+        return ones, ones.copy()
+    cfg = sc.ddr2.model_copy(
+        update={
+            "relative_activity_high": float(acts[0]) * f,
+            "relative_activity_low": float(acts[1]) * f,
+        }
+    )
+    try:
+        _, r_on, _, m_on = ddr2_response(cfg, curves)
+    except ValueError as err:
+        raise ValueError(
+            f"treatment {therapy.label or ''} (activity factor {f:g}): {err}"
+        ) from err
+    return r_on / plan.intravasation_multiplier, m_on / plan.growth_multiplier
+
+
 def _patient_draws(
-    sc: CohortScenario, ids: I64Array, plan: CohortPlan
+    sc: CohortScenario,
+    ids: I64Array,
+    plan: CohortPlan,
+    factors: tuple[F64Array, F64Array] | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-patient parameters, vectorised and counter-based."""
     seed = sc.seed
@@ -379,7 +423,15 @@ def _patient_draws(
         math.exp(-0.5 * sig * sig), sig, ids, seed, rng.COHORT_FRAILTY
     )
     hazard0 = math.log(2.0) / sc.death.median_survival_days * frailty
+    if factors is None:
+        treat_shed = np.ones(ids.size)
+        treat_growth = np.ones(ids.size)
+    else:
+        treat_shed = factors[0][category]
+        treat_growth = factors[1][category]
     return {
+        "treat_shed": treat_shed,
+        "treat_growth": treat_growth,
         "rate": growth.rate,
         "t_dx": t_dx,
         "shed_mult": mult,
@@ -444,6 +496,7 @@ def _run_kernel(
     ids: I64Array,
     draws: dict[str, np.ndarray],
     cap: int,
+    therapy: CohortTherapy | None = None,
 ) -> tuple[F64Array, np.ndarray, np.ndarray, F64Array, F64Array]:
     """Run the compiled loop for ``ids``.
 
@@ -463,7 +516,19 @@ def _run_kernel(
         removed[an.organ(name)] = True
     # patients differ 10⁴-fold in cost (colonies): small chunks balance the threads
     with numba.parallel_chunksize(PARALLEL_CHUNK):
-        _simulate(sc, plan, ids, draws, removed, shed, led_src, led_site, out_p, out_c)
+        _simulate(
+            sc,
+            plan,
+            ids,
+            draws,
+            removed,
+            therapy,
+            shed,
+            led_src,
+            led_site,
+            out_p,
+            out_c,
+        )
     return shed, led_src, led_site, out_p, out_c
 
 
@@ -473,10 +538,14 @@ def _simulate(
     ids: I64Array,
     draws: dict[str, np.ndarray],
     removed: np.ndarray,
+    therapy: CohortTherapy | None,
     *out: np.ndarray,
 ) -> None:
     an = plan.anatomy
     g = sc.growth
+    mode = 0 if therapy is None else START_CODES[therapy.start]
+    delay = 0.0 if therapy is None else therapy.delay_days
+    duration = math.inf if therapy is None else therapy.duration_days
     _body.simulate_patients(
         ids,
         sc.seed,
@@ -508,6 +577,11 @@ def _simulate(
         sc.surgery.adjuvant_kill_probability,
         sc.shedding.dormancy_mean_days,
         sc.max_colonies_per_patient,
+        mode,
+        delay,
+        duration,
+        draws["treat_shed"],
+        draws["treat_growth"],
         *out,
     )
 
@@ -519,6 +593,7 @@ def simulate_cohort(
     first_patient: int = 0,
     progress: Callable[[int], None] | None = None,
     curves: ResponseCurves | None = None,
+    therapy: CohortTherapy | None = None,
 ) -> CohortResult:
     """Simulate a cohort of virtual patients.
 
@@ -536,6 +611,11 @@ def simulate_cohort(
         The link's response curves: r_intra, f_cl and m_grow of each DDR2 category come
         from them (:func:`ddr2_response`). Required when ``sc.ddr2.curves`` is set:
         :func:`metastroma.link.load_cohort` reads both from a scenario file.
+    therapy : CohortTherapy, optional
+        A DDR2-directed treatment given to every patient from diagnosis or from the first
+        distant detection (:mod:`metastroma.body.therapy`). Each patient's history is
+        the untreated one up to the start of treatment (common random numbers); an
+        activity factor of 1 gives the untreated cohort exactly.
 
     Returns
     -------
@@ -560,7 +640,8 @@ def simulate_cohort(
             f"anatomy: {an.n_organs} organs; the cohort kernel handles at most 63"
         )
     ids_all = np.arange(first_patient, first_patient + n, dtype=np.int64)
-    draws_all = _patient_draws(sc, ids_all, plan)
+    factors = None if therapy is None else treatment_factors(sc, plan, therapy, curves)
+    draws_all = _patient_draws(sc, ids_all, plan, factors)
     n_o = an.n_organs
     shed = np.zeros((n, n_o))
     ledger = Ledger.zeros(an, n)
@@ -573,7 +654,7 @@ def simulate_cohort(
         sl = slice(start, stop)
         ids = ids_all[sl]
         draws = {k: v[sl] for k, v in draws_all.items()}
-        s, lsrc, lsite, p, c = _run_kernel(sc, plan, ids, draws, SLAB_COLONIES)
+        s, lsrc, lsite, p, c = _run_kernel(sc, plan, ids, draws, SLAB_COLONIES, therapy)
         shed[sl], out_p[sl] = s, p
         ledger.by_source[sl], ledger.by_site[sl] = lsrc, lsite
         counts = p[:, _body.P_N_LISTED].astype(np.int64)
@@ -590,7 +671,7 @@ def simulate_cohort(
             for cap in np.unique(caps):  # loop over size buckets, not patients
                 sel = over[caps == cap]
                 d1 = {key: v[sel] for key, v in draws.items()}
-                c1 = _run_kernel(sc, plan, ids[sel], d1, int(cap))[4]
+                c1 = _run_kernel(sc, plan, ids[sel], d1, int(cap), therapy)[4]
                 mask = np.arange(cap)[None, :] < counts[sel][:, None]
                 chunk.append((np.repeat(start + sel, counts[sel]), c1[mask][:, _KEEP]))
                 del c1
@@ -618,7 +699,7 @@ def simulate_cohort(
     ledger.check()
     patients = _patients_table(sc, plan, ids_all, draws_all, out_p, rows, cols)
     metastases = _metastases_table(sc, plan, ids_all, out_p, rows, cols)
-    return CohortResult(patients, metastases, ledger, plan, sc, curves)
+    return CohortResult(patients, metastases, ledger, plan, sc, curves, therapy)
 
 
 def _refuse_capped(sc: CohortScenario, ids: I64Array, out_p: F64Array) -> None:
@@ -705,8 +786,15 @@ def _patients_table(
                 :, _body.P_N_SMALL_REMOVED
             ].astype(np.int64),
             "burden_cells_at_end": out_p[:, _body.P_BURDEN_END],
+            "treatment_start_day": _days_after(out_p[:, _body.P_TREAT_START], t_dx),
+            "treatment_stop_day": _days_after(out_p[:, _body.P_TREAT_STOP], t_dx),
         }
     )
+
+
+def _days_after(day: F64Array, t_dx: F64Array) -> F64Array:
+    """Days from diagnosis of a kernel day (NaN for inf: never)."""
+    return np.where(np.isfinite(day), day - t_dx, np.nan)
 
 
 def _metastases_table(
@@ -765,4 +853,5 @@ __all__ = [
     "build_plan",
     "ddr2_response",
     "simulate_cohort",
+    "treatment_factors",
 ]

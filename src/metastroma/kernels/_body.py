@@ -52,7 +52,18 @@ C_TARGET = (
 C_EVENTS = 14  # seeding events so far (counter of its threshold draws)
 C_NEXT = 15  # day of the next seeding event (inf: none), or a lower bound of it
 C_EXACT = 16  # 1 if C_NEXT is the event's day, 0 if only a lower bound
-N_COLONY_COLS = 17
+# the growth curve runs from (C_REF_DAY, C_REF_CELLS) at rate C_RATE: the wake-up and the
+# founding cells, until a treatment switch re-bases it at the switch (N(t) is Markov)
+C_REF_DAY = 17
+C_REF_CELLS = 18
+C_SHED_BEFORE = 19  # cells shed before C_REF_DAY (at earlier shedding scales)
+C_SHED_SCALE = 20  # shedding scale in force since C_REF_DAY, cells/(cell^γs · day)
+N_COLONY_COLS = 21
+
+# treatment anchors (body/therapy.py START_CODES)
+TREAT_NONE = 0
+TREAT_AT_DIAGNOSIS = 1
+TREAT_AT_DISTANT = 2
 
 #: Sources per patient are indexed by 24 bits in the seeding-threshold counter.
 MAX_SOURCES = 16_777_216
@@ -70,7 +81,9 @@ P_BURDEN_END = 8  # cells in living colonies at the end
 P_CAP_REACHED = 9  # 0/1: max_colonies reached
 P_N_LISTED = 10  # colonies written to the output (all but small nodal deposits removed)
 P_N_SMALL_REMOVED = 11  # nodal deposits ≤ the node threshold removed at surgery
-N_PATIENT_COLS = 12
+P_TREAT_START = 12  # day treatment started (inf: never)
+P_TREAT_STOP = 13  # day treatment stopped (inf: never, or still on at the end)
+N_PATIENT_COLS = 14
 
 # ledger end states (body/cascade.py EndState)
 STATE_DORMANT = 2
@@ -330,7 +343,7 @@ def _colony_cells_until(
 ) -> float:
     """Size of a colony at day t ignoring its end (its size when it was removed)."""
     return cells_after(
-        law, col[C_FOUNDING], col[C_RATE], plateau, gamma_g, t - col[C_WAKE]
+        law, col[C_REF_CELLS], col[C_RATE], plateau, gamma_g, t - col[C_REF_DAY]
     )
 
 
@@ -342,7 +355,7 @@ def _colony_cells(
     if t >= col[C_ENDED]:
         return 0.0
     return cells_after(
-        law, col[C_FOUNDING], col[C_RATE], plateau, gamma_g, t - col[C_WAKE]
+        law, col[C_REF_CELLS], col[C_RATE], plateau, gamma_g, t - col[C_REF_DAY]
     )
 
 
@@ -415,6 +428,10 @@ def _seed(
     row[C_END_REASON] = END_NONE
     row[C_CELLS_END] = 0.0
     row[C_EVENTS] = 1.0
+    row[C_REF_DAY] = wake
+    row[C_REF_CELLS] = f0
+    row[C_SHED_BEFORE] = 0.0
+    row[C_SHED_SCALE] = shed_scale
     per_cell_day = shed_scale * found_total[dest]
     if per_cell_day > 0.0:
         row[C_TARGET] = _threshold(seed, r + 1, 0, pid) / per_cell_day
@@ -427,6 +444,77 @@ def _seed(
         row[C_TARGET] = math.inf
         row[C_NEXT] = math.inf
     return buf
+
+
+@njit(cache=True)
+def _rebase(
+    buf: np.ndarray,
+    active: np.ndarray,
+    n_active: int,
+    nexts: np.ndarray,
+    t_switch: float,
+    law: int,
+    rate: float,
+    rate_mult: np.ndarray,
+    shed_new: float,
+    plateau: float,
+    gamma_g: float,
+    gamma_s: float,
+    det_cells: np.ndarray,
+) -> None:
+    """Put every living colony on its new growth rate and shedding scale at ``t_switch``.
+
+    The growth laws are Markov in N, so an awake colony continues from N(t_switch) at the
+    new rate; a dormant one keeps its wake-up and founding cells. The shedding threshold
+    still to be crossed is kept in units of Exp(1) mass (cell-days × scale), so seeding
+    stays a Poisson process whose intensity changes at the switch. Cells shed so far are
+    banked in C_SHED_BEFORE for the ledger; detection days and next-event bounds are
+    recomputed.
+    """
+    for a in range(n_active):
+        c = active[a]
+        col = buf[c]
+        if col[C_ENDED] <= t_switch:
+            continue
+        org = int(col[C_ORGAN])
+        old_scale = col[C_SHED_SCALE]
+        ref_t = col[C_REF_DAY]
+        ref_n = col[C_REF_CELLS]
+        target = col[C_TARGET]
+        if ref_t < t_switch:
+            span = t_switch - ref_t
+            s_n0, s_rate, s_plat = shed_params(
+                law, ref_n, col[C_RATE], plateau, gamma_s
+            )
+            cum = cum_cells(law, s_n0, s_rate, s_plat, gamma_g, span)
+            col[C_SHED_BEFORE] += old_scale * cum
+            # an event of a colony seeded in this step may be overdue: it fires now
+            target = max(target - cum, 0.0)
+            col[C_REF_CELLS] = cells_after(
+                law, ref_n, col[C_RATE], plateau, gamma_g, span
+            )
+            col[C_REF_DAY] = t_switch
+        rc = rate * rate_mult[org]
+        col[C_RATE] = rc
+        col[C_SHED_SCALE] = shed_new
+        if math.isfinite(target):
+            target = target * (old_scale / shed_new) if shed_new > 0.0 else math.inf
+        col[C_TARGET] = target
+        if col[C_DETECTED] > t_switch:
+            col[C_DETECTED] = col[C_REF_DAY] + time_to(
+                law, col[C_REF_CELLS], rc, plateau, gamma_g, det_cells[org]
+            )
+        if math.isfinite(target):
+            s_n0, s_rate, s_plat = shed_params(
+                law, col[C_REF_CELLS], rc, plateau, gamma_s
+            )
+            col[C_NEXT] = col[C_REF_DAY] + event_time_lower_bound(
+                law, s_n0, s_rate, s_plat, gamma_g, target
+            )
+            col[C_EXACT] = 0.0
+        else:
+            col[C_NEXT] = math.inf
+        nexts[c] = col[C_NEXT]
 
 
 @njit(cache=True)
@@ -460,6 +548,11 @@ def simulate_patient(
     adjuvant_kill: float,
     dormancy_mean: float,
     max_colonies: int,
+    treat_mode: int,  # TREAT_NONE, TREAT_AT_DIAGNOSIS or TREAT_AT_DISTANT
+    treat_delay: float,  # days after the anchor
+    treat_duration: float,  # days (inf: to the end)
+    treat_shed_factor: float,  # shedding × r_intra(ã_on)/r_intra(ã) on treatment, > 0
+    treat_growth_factor: float,  # colony growth rate × m_grow(ã_on)/m_grow(ã), > 0
     shed_by_source: np.ndarray,  # out (n_organs,), expected shed cells by source organ
     ledger_source: np.ndarray,  # out (n_organs, n_states) int64: colony founders by source
     ledger_site: np.ndarray,  # out (n_organs, n_states) int64: colony founders by site
@@ -474,6 +567,13 @@ def simulate_patient(
     n_org = found.shape[1]
     buf = np.empty((16, N_COLONY_COLS), dtype=np.float64)
     n = 0
+    # shedding scale and organ growth multipliers in force (changed by treatment)
+    shed_cur = shed_scale
+    rate_mult = colony_rate_mult.copy()
+    treat_start = math.inf
+    treat_stop = math.inf
+    treat_on = False
+    treat_effective = treat_shed_factor != 1.0 or treat_growth_factor != 1.0
     t_dx = t_primary_dx
     diagnosed = False
     t = 0.0
@@ -513,8 +613,8 @@ def simulate_patient(
                 cap_reached = 1.0
                 break
             buf = _seed(buf, n, primary, -1, 0.0, next_primary, pid, seed, found,
-                        found_total, founding_cells, rate, colony_rate_mult, law, plateau,
-                        gamma_g, det_cells, dormancy_mean, shed_scale, gamma_s)  # fmt: skip
+                        found_total, founding_cells, rate, rate_mult, law, plateau,
+                        gamma_g, det_cells, dormancy_mean, shed_cur, gamma_s)  # fmt: skip
             active = _push(active, n_active, n)
             nexts = _push(nexts, n, buf[n, C_NEXT])
             n_active += 1
@@ -540,14 +640,14 @@ def simulate_patient(
                 if det <= t:
                     mask |= 1 << org
             if diagnosed:
-                burden += cells_after(law, buf[c, C_FOUNDING], buf[c, C_RATE], plateau,
-                                      gamma_g, t1 - buf[c, C_WAKE])  # fmt: skip
+                burden += cells_after(law, buf[c, C_REF_CELLS], buf[c, C_RATE], plateau,
+                                      gamma_g, t1 - buf[c, C_REF_DAY])  # fmt: skip
             nxt = buf[c, C_NEXT]
             if nxt > t1 or nxt >= ended:
                 continue
-            wake = buf[c, C_WAKE]
+            wake = buf[c, C_REF_DAY]
             rc = buf[c, C_RATE]
-            f0 = buf[c, C_FOUNDING]
+            f0 = buf[c, C_REF_CELLS]
             s_n0, s_rate, s_plat = shed_params(law, f0, rc, plateau, gamma_s)
             if buf[c, C_EXACT] == 0.0:  # the bound has passed: find the event's day
                 nxt = wake + inv_cum_cells(
@@ -561,14 +661,14 @@ def simulate_patient(
             gen = buf[c, C_GENERATION] + 1.0
             events = int(buf[c, C_EVENTS])
             target = buf[c, C_TARGET]
-            per_cell_day = shed_scale * found_total[org]
+            per_cell_day = buf[c, C_SHED_SCALE] * found_total[org]
             while nxt <= t1 and nxt < ended:
                 if n >= max_colonies:
                     cap_reached = 1.0
                     break
                 buf = _seed(buf, n, org, c, gen, nxt, pid, seed, found, found_total,
-                            founding_cells, rate, colony_rate_mult, law, plateau, gamma_g,
-                            det_cells, dormancy_mean, shed_scale, gamma_s)  # fmt: skip
+                            founding_cells, rate, rate_mult, law, plateau, gamma_g,
+                            det_cells, dormancy_mean, shed_cur, gamma_s)  # fmt: skip
                 active = _push(active, n_active, n)
                 nexts = _push(nexts, n, buf[n, C_NEXT])
                 n_active += 1
@@ -651,6 +751,32 @@ def simulate_patient(
         t = min(t1, death)
         if cap_reached > 0.0 or (diagnosed and t >= t_stop) or death < math.inf:
             break
+        # ---- treatment starts and stops at step ends (common random numbers up to then)
+        if diagnosed and treat_mode != TREAT_NONE:
+            if treat_start == math.inf:
+                anchor = math.inf
+                if treat_mode == TREAT_AT_DIAGNOSIS:
+                    anchor = t_dx
+                elif first_distant <= t1:
+                    anchor = max(first_distant, t_dx)
+                if t1 >= anchor + treat_delay:
+                    treat_start = t1
+                    treat_on = True
+                    if treat_effective:
+                        shed_cur = shed_scale * treat_shed_factor
+                        for j in range(n_org):
+                            rate_mult[j] = colony_rate_mult[j] * treat_growth_factor
+                        _rebase(buf, active, n_active, nexts, t1, law, rate, rate_mult,
+                                shed_cur, plateau, gamma_g, gamma_s, det_cells)  # fmt: skip
+            elif treat_on and t1 >= treat_start + treat_duration:
+                treat_stop = t1
+                treat_on = False
+                if treat_effective:
+                    shed_cur = shed_scale
+                    for j in range(n_org):
+                        rate_mult[j] = colony_rate_mult[j]
+                    _rebase(buf, active, n_active, nexts, t1, law, rate, rate_mult,
+                            shed_cur, plateau, gamma_g, gamma_s, det_cells)  # fmt: skip
         if diagnosed and n_active == 0:  # nothing left that can change: jump to the end
             t = t_stop
             break
@@ -670,13 +796,14 @@ def simulate_patient(
         size = _colony_cells(col, t_end, law, plateau, gamma_g)
         col[C_CELLS_END] = size
         burden += size
-        life = min(t_end, col[C_ENDED]) - col[C_WAKE]
+        life = min(t_end, col[C_ENDED]) - col[C_REF_DAY]
+        org = int(col[C_ORGAN])
+        shed_by_source[org] += col[C_SHED_BEFORE]
         if life > 0.0:
-            org = int(col[C_ORGAN])
             s_n0, s_rate, s_plat = shed_params(
-                law, col[C_FOUNDING], col[C_RATE], plateau, gamma_s
+                law, col[C_REF_CELLS], col[C_RATE], plateau, gamma_s
             )
-            shed_by_source[org] += shed_scale * cum_cells(
+            shed_by_source[org] += col[C_SHED_SCALE] * cum_cells(
                 law, s_n0, s_rate, s_plat, gamma_g, life
             )
         # ledger: a founder grows once awake, else it is still dormant
@@ -707,6 +834,8 @@ def simulate_patient(
     out_patient[P_N_SMALL_REMOVED] = small_removed
     out_patient[P_BURDEN_END] = burden
     out_patient[P_CAP_REACHED] = cap_reached
+    out_patient[P_TREAT_START] = treat_start
+    out_patient[P_TREAT_STOP] = treat_stop
 
 
 @njit(parallel=True, cache=True)
@@ -741,6 +870,11 @@ def simulate_patients(
     adjuvant_kill: float,
     dormancy_mean: float,
     max_colonies: int,
+    treat_mode: int,
+    treat_delay: float,
+    treat_duration: float,
+    treat_shed_factor: np.ndarray,  # (n_patients,)
+    treat_growth_factor: np.ndarray,  # (n_patients,)
     shed_by_source: np.ndarray,  # out (n_patients, n_organs)
     ledger_source: np.ndarray,  # out (n_patients, n_organs, n_states) int64
     ledger_site: np.ndarray,  # out (n_patients, n_organs, n_states) int64
@@ -756,7 +890,8 @@ def simulate_patients(
             found_total[c], founding_cells, primary, is_node, is_distant, removed,
             det_cells, hazard_ratio, follow_up, dt, death_model, hazard0[i],
             lethal_burden, death_draw[i], adjuvant_kill, dormancy_mean, max_colonies,
-            shed_by_source[i], ledger_source[i], ledger_site[i], out_patient[i],
+            treat_mode, treat_delay, treat_duration, treat_shed_factor[i],
+            treat_growth_factor[i], shed_by_source[i], ledger_source[i], ledger_site[i], out_patient[i],
             out_colonies[i],
         )  # fmt: skip
 
