@@ -1077,6 +1077,270 @@ def calibrate(
     )
 
 
+@app.command()
+def link(
+    scan_file: Annotated[
+        Path,
+        typer.Argument(metavar="SCAN.yaml", help="Link scan file (docs/link.md)."),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Link directory (created or continued)."),
+    ],
+    workers: Annotated[int, typer.Option(help=_WORKERS_HELP)] = 2,
+    scheduler: Annotated[str | None, typer.Option(help=_SCHEDULER_HELP)] = None,
+    force: Annotated[
+        bool, typer.Option(help="Replace another link scan in --out.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+) -> None:
+    """Produce tissue → body response curves: tissue ensembles over DDR2 activity.
+
+    Runs the scan's primary tumour at every knockdown fraction, blockade and arm, and
+    E8's lung-like colonies with the same perturbations, seeded replicates each; writes
+    curves.json (the response-curve file a cohort's ddr2.curves reads), points.csv,
+    members.csv and figures/curves.png. Running the same command again continues the
+    scan. Exits 0 when every member finished, 1 if some failed, 2 on bad input, 130
+    when interrupted.
+    """
+    import functools
+    import shlex
+
+    from rich.table import Table
+
+    from metastroma.link.produce import check_out, load_link_scan, run_link
+
+    try:
+        _ensemble_options(workers, scheduler)
+        plan = load_link_scan(scan_file)
+        check_out(out, plan, force)
+    except _BAD_INPUT as err:
+        raise _fail(err, 2) from err
+    where = scheduler or (f"{workers} local workers" if workers else "this process")
+    if not quiet:
+        n_run = len(plan.run_labels)
+        console.print(
+            f"link {escape(plan.scan.name)}: {len(plan.points)} points "
+            f"({n_run} distinct scenarios) × {plan.scan.replicates} replicates, "
+            f"{plan.n_members} members (primary"
+            f"{' and colony' if plan.colony else ''}) on {escape(where)}",
+            highlight=False,
+        )
+    producer = shlex.join(["metastroma", "link", *sys.argv[2:]])
+    result = _run_ensemble(
+        functools.partial(run_link, producer=producer),
+        plan,
+        out,
+        plan.scan.name,
+        workers=workers,
+        scheduler=scheduler,
+        force=force,
+        quiet=quiet,
+    )
+    if not quiet:
+        c = result.curves
+        table = Table(title=f"{plan.scan.name}: response curves (mean [95 % band])")
+        for col in ("point", "ã", "r_intra", "f_cl", "m_grow"):
+            table.add_column(col)
+
+        def cell(q: object) -> str:
+            return f"{q.mean:.3g} [{q.ci_low:.3g}, {q.ci_high:.3g}]"  # type: ignore[attr-defined]  # ArmValue
+
+        from metastroma.link import ArmValue
+
+        names = c.provenance.get("grid_points", [""] * c.x.size)
+        keys = (
+            "intravasation_multiplier",
+            "cluster_event_fraction",
+            "growth_multiplier",
+        )
+        for i, x in enumerate(c.x):
+            vals = [
+                ArmValue(
+                    float(c.quantities[k].mean[i]),
+                    float(c.quantities[k].ci_low[i]),
+                    float(c.quantities[k].ci_high[i]),
+                    int(c.quantities[k].n[i]),
+                )
+                for k in keys
+            ]
+            table.add_row(str(names[i]), f"{x:.3f}", *(cell(v) for v in vals))
+        for arm, pt in c.arms.items():
+            table.add_row(
+                f"arm {arm}",
+                f"{pt.x:.3f}",
+                *(cell(pt.quantities[k]) if k in pt.quantities else "–" for k in keys),
+            )
+        console.print(table)
+        console.print(
+            f"{result.n_run} members run now, {result.n_skipped} already done, "
+            f"{result.n_failed} failed; {result.wall_s:.0f} s; files in "
+            f"{escape(str(out))}/: curves.json, points.csv, members.csv, "
+            "figures/curves.png, primary/, colony/",
+            highlight=False,
+        )
+    if result.n_failed:
+        raise typer.Exit(1)
+
+
+def _trial_table(outputs: object) -> None:
+    import math
+
+    from rich.table import Table
+
+    from metastroma.store.trial import TrialOutputs
+
+    assert isinstance(outputs, TrialOutputs)
+    m = outputs.manifest
+    s = outputs.analysis.summary
+    years = m["horizons_years"]
+
+    def pct(r: object, key: str) -> str:
+        v = float(r[key])  # type: ignore[index]  # a pandas row
+        lo, hi = float(r[f"{key}_ci_low"]), float(r[f"{key}_ci_high"])  # type: ignore[index]  # a pandas row
+        return (
+            f"{100 * v:.1f} % ({100 * lo:.1f}–{100 * hi:.1f})"
+            if math.isfinite(v)
+            else "n/a"
+        )
+
+    def hr(r: object, ep: str) -> str:
+        v = float(r[f"hr_{ep}"])  # type: ignore[index]  # a pandas row
+        lo, hi = float(r[f"hr_{ep}_ci_low"]), float(r[f"hr_{ep}_ci_high"])  # type: ignore[index]  # a pandas row
+        if not math.isfinite(lo):
+            return "ref." if math.isclose(v, 1.0) else "n/a"
+        p = float(r[f"logrank_p_{ep}"])  # type: ignore[index]  # a pandas row
+        ptxt = "p<0.001" if p < 0.001 else f"p={p:.3f}"
+        return f"{v:.2f} ({lo:.2f}–{hi:.2f}) {ptxt}"
+
+    table = Table(
+        title=f"virtual trial {m['trial_name']}: {m['n_patients_per_arm']} patients per "
+        f"arm, seed {m['seed']}",
+        caption="same patients in every arm (common random numbers): the log-rank p and "
+        "Cox CIs are conservative; see paired.csv",
+    )
+    table.add_column("arm")
+    for y in years:
+        table.add_column(f"metastatic by {y:g} y (95 % CI)", justify="right")
+    table.add_column("HR MFS (95 % CI), log-rank", justify="right")
+    table.add_column("HR OS (95 % CI), log-rank", justify="right")
+    table.add_column("activity factor [basis]", justify="right")
+    for _, r in s.iterrows():  # a few arms
+        f = float(r["activity_factor"])
+        basis = f" [{r['ic50_basis']}]" if r["ic50_basis"] else ""
+        table.add_row(
+            str(r["arm"]),
+            *(pct(r, f"distant_metastasis_{y:g}y") for y in years),
+            hr(r, "mfs"),
+            hr(r, "os"),
+            (f"{f:.3f}" if math.isfinite(f) else "–") + basis,
+        )
+    console.print(table)
+    where = escape(str(outputs.out_dir))
+    console.print(f"outputs in {where}/", highlight=False)
+    for name, what in (
+        ("summary.md", "one row per arm, comparisons, paired view (and .csv)"),
+        ("shares.csv", "distant-metastasis share per arm and horizon"),
+        ("sites.csv", "share of patients with each distant site, per arm"),
+        ("survival.csv", "Kaplan–Meier MFS and OS curves per arm"),
+        ("comparisons.csv", "log-rank tests and Cox hazard ratios vs the reference"),
+        ("paired.csv", "patients whose outcome differs from the reference"),
+        ("arms/<arm>/", "patients.parquet, metastases.parquet"),
+        ("figures/", "km_mfs.png, km_os.png, sites.png, shares.png"),
+    ):
+        console.print(f"  {name:<18}{what}", highlight=False)
+
+
+@app.command()
+def trial(
+    trial_file: Annotated[
+        Path, typer.Argument(metavar="TRIAL", help="Trial YAML file (docs/trials.md).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Trial run directory to create.")
+    ],
+    patients: Annotated[
+        int | None,
+        typer.Option(
+            "--patients", "-n", help="Replace the trial's patients per arm (>= 1)."
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Overwrite an earlier run in --out.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar and no table.")
+    ] = False,
+) -> None:
+    """Run a virtual trial: every arm on the same patients; compare them with the reference.
+
+    Writes per-arm tables, the summary (shares at the horizons, Kaplan–Meier medians,
+    log-rank tests, Cox hazard ratios, the paired view), sites, survival curves and
+    figures to --out. Exit codes: 0 done, 2 bad input (nothing written), 1 unexpected
+    error, 130 interrupted (nothing written).
+    """
+    import time
+
+    from metastroma.body.trial import analyse_trial, run_trial
+    from metastroma.config.trial import load_trial
+    from metastroma.store.manifest import utc_now
+    from metastroma.store.trial import check_trial_out, write_trial
+
+    try:
+        loaded = load_trial(trial_file, patients)
+        check_trial_out(out, force)
+    except _BAD_INPUT as err:
+        raise _fail(err, 2) from err
+    sc = loaded.cohort
+    n_arms = len(loaded.trial.arms)
+    started, t0 = utc_now(), time.perf_counter()
+    try:
+        try:
+            if quiet:
+                result = run_trial(loaded.trial, sc, loaded.curves)
+            else:
+                with _PatientReporter("trial", sc.patients * n_arms) as rep:
+                    result = run_trial(
+                        loaded.trial,
+                        sc,
+                        loaded.curves,
+                        progress=lambda _arm, n: rep(n),
+                    )
+        except ValueError as err:  # an arm cannot be simulated as given (named)
+            raise _fail(ValueError(f"{trial_file.name}: {err}"), 2) from err
+        analysis = analyse_trial(result)
+        wall_s = time.perf_counter() - t0
+        if not quiet:
+            console.print(
+                f"simulated {n_arms} arms × {sc.patients} patients and compared them in "
+                f"{wall_s:.1f} s; writing {escape(str(out))}/",
+                highlight=False,
+            )
+        outputs = write_trial(
+            result,
+            analysis,
+            out,
+            force=force,
+            trial_file=trial_file,
+            started_utc=started,
+            wall_s=round(wall_s, 3),
+        )
+    except _BAD_INPUT as err:  # --out taken meanwhile
+        raise _fail(err, 2) from err
+    except MemoryError as err:
+        msg = (
+            f"{trial_file.name}: out of memory simulating {n_arms} arms × "
+            f"{sc.patients} patients ({err or 'allocation failed'}); try fewer patients"
+        )
+        raise _fail(MemoryError(msg), 1) from err
+    except KeyboardInterrupt as err:
+        raise _fail(
+            RuntimeError(f"interrupted; nothing written to {out}"), 130
+        ) from err
+    if not quiet:
+        _trial_table(outputs)
+
+
 def main() -> None:
     """Entry point of the ``metastroma`` console script.
 
