@@ -1186,6 +1186,7 @@ def link(
 def _trial_table(outputs: object) -> None:
     import math
 
+    import pandas as pd
     from rich.table import Table
 
     from metastroma.store.trial import TrialOutputs
@@ -1195,21 +1196,21 @@ def _trial_table(outputs: object) -> None:
     s = outputs.analysis.summary
     years = m["horizons_years"]
 
-    def pct(r: object, key: str) -> str:
-        v = float(r[key])  # type: ignore[index]  # a pandas row
-        lo, hi = float(r[f"{key}_ci_low"]), float(r[f"{key}_ci_high"])  # type: ignore[index]  # a pandas row
+    def pct(r: pd.Series, key: str) -> str:
+        v = float(r[key])
+        lo, hi = float(r[f"{key}_ci_low"]), float(r[f"{key}_ci_high"])
         return (
             f"{100 * v:.1f} % ({100 * lo:.1f}–{100 * hi:.1f})"
             if math.isfinite(v)
             else "n/a"
         )
 
-    def hr(r: object, ep: str) -> str:
-        v = float(r[f"hr_{ep}"])  # type: ignore[index]  # a pandas row
-        lo, hi = float(r[f"hr_{ep}_ci_low"]), float(r[f"hr_{ep}_ci_high"])  # type: ignore[index]  # a pandas row
+    def hr(r: pd.Series, ep: str) -> str:
+        v = float(r[f"hr_{ep}"])
+        lo, hi = float(r[f"hr_{ep}_ci_low"]), float(r[f"hr_{ep}_ci_high"])
         if not math.isfinite(lo):
             return "ref." if math.isclose(v, 1.0) else "n/a"
-        p = float(r[f"logrank_p_{ep}"])  # type: ignore[index]  # a pandas row
+        p = float(r[f"logrank_p_{ep}"])
         ptxt = "p<0.001" if p < 0.001 else f"p={p:.3f}"
         return f"{v:.2f} ({lo:.2f}–{hi:.2f}) {ptxt}"
 
