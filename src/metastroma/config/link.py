@@ -36,6 +36,13 @@ __all__ = ["LINK_ARMS", "LinkColonyConfig", "LinkScan"]
 #: Categorical arms a scan may run (the keys of ``metastroma.link.ARMS``).
 LINK_ARMS = ("cancer_ko", "msc_null", "host_null", "host_het", "no_msc")
 LinkArm = Literal["cancer_ko", "msc_null", "host_null", "host_het", "no_msc"]
+_ARM_DEFAULT: tuple[LinkArm, ...] = (
+    "cancer_ko",
+    "msc_null",
+    "host_null",
+    "host_het",
+    "no_msc",
+)
 
 
 class LinkColonyConfig(_Model):
@@ -102,7 +109,7 @@ class LinkScan(_Model):
         "(SCIENCE.md §10.1: 0–0.95; ddr2.inhibitor).",
     )
     arms: list[LinkArm] = Field(
-        default_factory=lambda: list(LINK_ARMS),
+        default_factory=lambda: list(_ARM_DEFAULT),
         max_length=len(LINK_ARMS),
         description="Categorical arms (SCIENCE.md §10.1, Table 8.1): cancer_ko, "
         "msc_null, host_null, host_het, no_msc.",

@@ -106,9 +106,7 @@ def _contain(mean: float, low: float, high: float) -> tuple[float, float]:
     return min(low, mean), max(high, mean)
 
 
-def bootstrap_mean_band(
-    x: np.ndarray, n_boot: int, rng: np.random.Generator
-) -> Band:
+def bootstrap_mean_band(x: np.ndarray, n_boot: int, rng: np.random.Generator) -> Band:
     """Mean of ``x`` and its 95 % percentile-bootstrap band (NaNs dropped).
 
     Parameters
@@ -145,7 +143,9 @@ def wilson_band(k: int, n: int) -> tuple[float, float]:
     return max(0.0, float(centre - half)), min(1.0, float(centre + half))
 
 
-def _matrix(members: pd.DataFrame, points: tuple[int, ...], col: str, reps: np.ndarray):
+def _matrix(
+    members: pd.DataFrame, points: tuple[int, ...], col: str, reps: np.ndarray
+) -> np.ndarray:
     """(len(points), n_rep) values of ``col``, NaN where a member is missing."""
     out = np.full((len(points), reps.size), np.nan)
     pos = {int(r): j for j, r in enumerate(reps)}
@@ -240,7 +240,7 @@ def summarise_points(
             values[name] = b
         k = int(sub["n_cluster_events"].sum())
         n = int(sub["n_events"].sum())
-        n_rep = int(len(sub))
+        n_rep = len(sub)
         if n > 0:
             lo, hi = wilson_band(k, n)
             f = k / n

@@ -198,7 +198,9 @@ def _ensemble(
     from metastroma.ensemble.model import ModelRef, member_data, validate_member
     from metastroma.ensemble.plan import Member
 
-    resolved = scenario_from_dict(copy.deepcopy(base_data), source=source, base_dir=base_dir)
+    resolved = scenario_from_dict(
+        copy.deepcopy(base_data), source=source, base_dir=base_dir
+    )
     ref = ModelRef(
         "tissue",
         data=base_data,
@@ -231,13 +233,13 @@ def _ensemble(
         if want.model_dump(exclude={"seed"}) != got.model_dump(exclude={"seed"}):
             raise AssertionError(f"{where}: point {i}: section overrides differ")
         for r in range(scan.replicates):
-            members.append(
-                Member(i * scan.replicates + r, i, r, scan.seed + r, params)
-            )
+            members.append(Member(i * scan.replicates + r, i, r, scan.seed + r, params))
     return spec, ref, members, params_list
 
 
-def _with_fixed(data: dict[str, Any], fixed: dict[str, Any], ref: Any) -> dict[str, Any]:
+def _with_fixed(
+    data: dict[str, Any], fixed: dict[str, Any], ref: Any
+) -> dict[str, Any]:
     from metastroma.ensemble.model import ModelRef, member_data
 
     tmp = ModelRef("tissue", data=data, resolved=ref.resolved, source=ref.source)
@@ -259,9 +261,7 @@ def _colony_base(scan: LinkScan) -> dict[str, Any]:
     return data
 
 
-def _check_paths(
-    fixed: dict[str, Any], loc: str, source: str, node: Any
-) -> None:
+def _check_paths(fixed: dict[str, Any], loc: str, source: str, node: Any) -> None:
     from metastroma.config.models import Scenario
 
     problems = []
@@ -301,7 +301,9 @@ def load_link_scan(path: Path) -> LinkPlan:
     scan = load_model(path, LinkScan)
     _, node, source = read_yaml(path, "link scan file")
     text = path.read_text(encoding="utf-8")
-    prim_path = scan.primary if scan.primary.is_absolute() else path.parent / scan.primary
+    prim_path = (
+        scan.primary if scan.primary.is_absolute() else path.parent / scan.primary
+    )
     line = _line_of(node, ("primary",)) if node is not None else None
     where = f"{source}:{line}" if line else source
     if not prim_path.is_file():
@@ -378,9 +380,7 @@ def load_link_scan(path: Path) -> LinkPlan:
         cdata = [
             _perturbed(cbase, *_kind_value(points, i)) for i in range(len(run_data))
         ]
-        cdigest = hashlib.sha256(
-            json.dumps(cbase, sort_keys=True).encode()
-        ).hexdigest()
+        cdigest = hashlib.sha256(json.dumps(cbase, sort_keys=True).encode()).hexdigest()
         colony = _ensemble(
             scan,
             "colony",
@@ -471,7 +471,10 @@ def check_out(out_dir: Path, plan: LinkPlan, force: bool) -> None:
 
 
 def _measure_all(
-    plan: LinkPlan, out_dir: Path, rows_p: list[dict[str, Any]], rows_c: list[dict[str, Any]]
+    plan: LinkPlan,
+    out_dir: Path,
+    rows_p: list[dict[str, Any]],
+    rows_c: list[dict[str, Any]],
 ) -> pd.DataFrame:
     """One row per primary member (colony columns joined by point and replicate)."""
     members = plan.primary[2]
@@ -550,18 +553,16 @@ def _curves(
     groups_idx, merged, dropped = merge_by_activity(
         grid_labels, act, grid_runs.index(wt_run), scan.merge_tolerance
     )
-    groups = [
-        (lab, tuple(grid_runs[i] for i in idx)) for lab, idx in groups_idx
-    ]
-    grid = summarise_points(
-        table, groups, wt_run, scan.bootstrap_resamples, scan.seed
-    )
+    groups = [(lab, tuple(grid_runs[i] for i in idx)) for lab, idx in groups_idx]
+    grid = summarise_points(table, groups, wt_run, scan.bootstrap_resamples, scan.seed)
     x = np.array([g.values["relative_activity"].mean for g in grid])
     keep = np.ones(x.size, bool)
     for i in range(1, x.size):  # the pooled ã of merged groups stays ordered
         if x[i] <= x[:i][keep[:i]].max():
             keep[i] = False
-            dropped.append(f"{grid[i].label}: pooled ã {x[i]:.4f} out of order; dropped")
+            dropped.append(
+                f"{grid[i].label}: pooled ã {x[i]:.4f} out of order; dropped"
+            )
     grid = [g for g, k in zip(grid, keep, strict=True) if k]
     x = x[keep]
     wt_i = next(i for i, g in enumerate(grid) if g.points == (wt_run,))
@@ -570,10 +571,10 @@ def _curves(
     def curve(name: str) -> CurveData:
         bands = [g.values[name] for g in grid]
         return CurveData(
-            [b.mean for b in bands],
-            [b.ci_low for b in bands],
-            [b.ci_high for b in bands],
-            [b.n for b in bands],
+            np.array([b.mean for b in bands]),
+            np.array([b.ci_low for b in bands]),
+            np.array([b.ci_high for b in bands]),
+            np.array([b.n for b in bands], np.int64),
         )
 
     quantities = {}
@@ -723,9 +724,7 @@ def run_link(
     resuming = _check_out(out_dir, plan.digest, force)
     out_dir.mkdir(parents=True, exist_ok=True)
     prev = (
-        json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
-        if resuming
-        else {}
+        json.loads((out_dir / MANIFEST).read_text(encoding="utf-8")) if resuming else {}
     )
     manifest: dict[str, Any] = {
         "kind": "link",
