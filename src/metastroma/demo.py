@@ -1,73 +1,253 @@
-"""``metastroma demo``: a 2D tumour spheroid grows in oxygen; figures and a summary table.
+"""``metastroma demo``: the DDR2 story end to end, from tissue to patients.
 
-The demo is the tissue engine end to end on an embedded scenario (``demo_scenario``):
-cancer cells with SCIENCE.md §1–§3 defaults (persistent random walk, oxygen-dependent
-cycling, apoptosis, hypoxic necrosis) around which oxygen diffuses from a Dirichlet far
-field. Later capabilities extend the demo to the DDR2 story (MSCs, collagen, metastasis).
+Three acts, each with figures and numbers, written to one directory with a report
+(docs/tutorial.md walks through it):
+
+1. **Tissue** (SCIENCE.md §4–§6, §11 E1/E7): the WT reference tumour — cancer cells with
+   inducible DDR2 and a ring of DDR2+ MSCs in random collagen — and two perturbations of
+   it (SCIENCE.md Table 8.1): no MSCs, and DDR2 knocked out in the cancer cells. Images of
+   cells and fibres, DDR2 activity, boundary alignment, invasion and exits side by side.
+2. **Link** (§10): the shipped response curves (produced by ``metastroma link``): how the
+   per-cell intravasation rate, the cluster share and the growth advantage of a colony
+   depend on the relative DDR2 activity ã; the demo's own tissue runs are placed on them.
+3. **Virtual trial** (§8, §9): the same virtual patients (common random numbers) as
+   control, with DDR2 knocked out in the cancer cells, with a DDR2 inhibitor from
+   diagnosis (adjuvant) and with the inhibitor started when metastases are detected:
+   distant-metastasis shares, sites, Kaplan–Meier curves, hazard ratios.
+
+Sizes: ``full`` (the README's command; ≤ 5 min on 2 cores) and ``small`` (seconds, for
+tests; the same files).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from rich.table import Table
 
-from metastroma.config.models import (
-    DomainConfig,
-    OutputConfig,
-    Placement,
-    Scenario,
-    TimeConfig,
-)
-from metastroma.runner import ProgressFn, run
+from metastroma.config.loader import scenario_from_dict
 from metastroma.store.atomic import write_bytes_atomic
 
+__all__ = [
+    "DEMO_SIZES",
+    "TISSUE_ARMS",
+    "DemoReport",
+    "demo_tissue_scenario",
+    "run_demo",
+]
 
-def demo_scenario(size: str = "full") -> Scenario:
-    """The demo's scenario: 'full' (2000 cells, 2 days) or 'small' (150 cells, 6 h).
+#: Tissue arms: name → (label, SCIENCE.md Table 8.1 perturbation).
+TISSUE_ARMS: dict[str, tuple[str, str]] = {
+    "wt_msc": ("WT + MSCs", "none"),
+    "no_msc": ("no MSCs", "msc_depletion"),
+    "cancer_ko": ("cancer DDR2 KO + MSCs", "cancer_knockout"),
+}
 
-    The full spheroid (radius ≈ 390 µm, about three oxygen penetration lengths) starts
-    with a hypoxic core below the 5 mmHg necrosis threshold and a proliferating rim.
+#: Per size: tumour radius (µm), cancer cells, MSCs, domain half-width (µm), hours,
+#: snapshot interval (min), trial patients.
+DEMO_SIZES: dict[str, dict[str, float]] = {
+    "full": {
+        "radius_um": 175.0,
+        "n_cancer": 390,
+        "n_msc": 39,
+        "half_um": 600.0,
+        "hours": 48.0,
+        "every_min": 480.0,
+        "patients": 4000,
+    },
+    "small": {
+        "radius_um": 60.0,
+        "n_cancer": 45,
+        "n_msc": 6,
+        "half_um": 240.0,
+        "hours": 3.0,
+        "every_min": 60.0,
+        "patients": 300,
+    },
+}
+
+
+def demo_tissue_scenario(size: str = "full") -> dict[str, Any]:
+    """The WT reference tumour of the demo, as a scenario mapping.
+
+    'full' is ``scenarios/ddr2_wt_msc_2d.yaml`` (SCIENCE.md §11's reference arm: ~390
+    cancer cells, R₀ = 175 µm, 1 MSC : 10 cancer cells in the 150–260 µm ring, random
+    collagen, doorways at 20 /mm², 48 h; a test checks the two agree); 'small' the same
+    tissue scaled down for tests.
     """
-    if size == "small":
-        half, n, radius, hours = 300.0, 150, 110.0, 6.0
-    else:
-        half, n, radius, hours = 600.0, 2000, 390.0, 48.0
-    return Scenario(
-        name=f"demo_spheroid_2d_{size}",
-        description="2D cancer-cell spheroid in oxygen (metastroma demo).",
-        seed=2017,
-        domain=DomainConfig(lower_um=[-half, -half], upper_um=[half, half]),
-        time=TimeConfig(duration_min=hours * 60.0),
-        initial_cells=[
-            Placement(
-                kind="cancer",
-                shape="ball",
-                n_cells=n,
-                radius_um=radius,
-                relax_overlaps=True,
-            )
+    if size not in DEMO_SIZES:
+        raise ValueError(f"size = {size!r}: one of {', '.join(DEMO_SIZES)}")
+    s = DEMO_SIZES[size]
+    r = s["radius_um"]
+    half = s["half_um"]
+    every = s["every_min"]
+    return {
+        "name": "ddr2_wt_msc_2d" if size == "full" else "demo_wt_msc_small",
+        "description": "DDR2 wild type with DDR2+ MSCs, 2D spheroid in random collagen.",
+        "seed": 1,
+        "domain": {
+            "lower_um": [-half, -half],
+            "upper_um": [half, half],
+            "voxel_um": 20,
+        },
+        "time": {"duration_min": s["hours"] * 60.0},
+        "cell_types": {"cancer": {}, "msc": {}},
+        "initial_cells": [
+            {
+                "kind": "cancer",
+                "shape": "ball",
+                "n_cells": int(s["n_cancer"]),
+                "radius_um": r,
+                "relax_overlaps": True,
+            },
+            {
+                "kind": "msc",
+                "shape": "ring",
+                "n_cells": int(s["n_msc"]),
+                "inner_radius_um": r * 150.0 / 175.0,
+                "radius_um": r * 260.0 / 175.0,
+            },
         ],
-        output=OutputConfig(
-            metrics_every_min=60.0,
-            snapshot_every_min=hours * 15.0,
-            fields_every_min=hours * 15.0,
-            checkpoint_every_min=hours * 15.0,
-        ),
-    )
+        "ddr2": {"enabled": True},
+        "ecm": {"enabled": True},
+        "msc_rules": {"genotype": 1.0},
+        "intravasation": {"enabled": True, "doorway_density_per_mm2": 20},
+        "output": {
+            "metrics_every_min": 60 if size == "full" else 30,
+            "snapshot_every_min": every,
+            "fields_every_min": every,
+            "checkpoint_every_min": every,
+        },
+    }
 
 
 @dataclass(frozen=True)
 class DemoReport:
-    """Paths the demo wrote and the summary table."""
+    """What the demo wrote.
 
-    run_dir: Path
+    Attributes
+    ----------
+    out : Path
+        The demo directory.
+    figures : list of Path
+    summary_md, summary_csv, report : Path
+        The summary table (Markdown, CSV) and the report that explains each figure.
+    tables : list of rich.table.Table
+        The printed tables.
+    wall_s : dict of str to float
+        Wall time of each act, s.
+    """
+
+    out: Path
     figures: list[Path]
+    summary_md: Path
     summary_csv: Path
-    table: Table
-    rows: list[tuple[str, str, str]]
+    report: Path
+    tables: list[Table] = field(default_factory=list)
+    wall_s: dict[str, float] = field(default_factory=dict)
+
+
+Progress = Callable[[str], None]
+
+
+# --------------------------------------------------------------------------- act 1
+
+
+def _run_tissue_arms(
+    out: Path, size: str, threads: int | None, force: bool, say: Progress
+) -> dict[str, Path]:
+    from metastroma.runner import run
+    from metastroma.therapy.perturbations import apply_to_tissue
+
+    base = demo_tissue_scenario(size)
+    runs: dict[str, Path] = {}
+    for name, (label, kind) in TISSUE_ARMS.items():  # three arms, not cells
+        data = apply_to_tissue(copy.deepcopy(base), kind)  # type: ignore[arg-type]
+        data["name"] = f"demo_{name}"
+        sc = scenario_from_dict(data, source=f"demo arm {name}")
+        say(f"tissue: {label} ({sc.time.duration_min / 60:.0f} simulated hours)")
+        res = run(sc, out / "tissue" / name, threads=threads, force=force)
+        runs[name] = res.run_dir
+    return runs
+
+
+def _tissue_table(runs: dict[str, Path]) -> pd.DataFrame:
+    """End-of-run DDR2, alignment, invasion and exit numbers of each arm."""
+    from metastroma.store.readers import read_metrics
+
+    rows = []
+    for name, run_dir in runs.items():  # three arms
+        m = read_metrics(run_dir)
+        last = {k: v[-1] for k, v in m.items()}
+        h0 = _exit_hazard_per_min(run_dir)
+        cell_min = float(last["cancer_cell_min_total"])
+        exposure = float(last["door_exposure_min_total"])
+        rows.append(
+            {
+                "arm": name,
+                "label": TISSUE_ARMS[name][0],
+                "hours": float(last["t_min"]) / 60.0,
+                "cancer_cells": float(last["n_cancer"]),
+                "ddr2_activity_cancer": float(last["ddr2_activity_cancer"]),
+                "coherency_band": float(last["coherency_band"]),
+                "coherency_inside": float(last["coherency_inside"]),
+                "invasion_depth_um": float(last["invasion_depth_um"]),
+                "n_invading": float(last["n_invading"]),
+                "expected_exits_per_1000_cells_day": (
+                    1000.0 * 1440.0 * h0 * exposure / cell_min
+                    if cell_min > 0
+                    else np.nan
+                ),
+                "exit_cells": float(last["exit_cells_total"]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _exit_hazard_per_min(run_dir: Path) -> float:
+    """h₀ of the run's intravasation rule (1/min), from its resolved config."""
+    import yaml
+
+    cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    return float(cfg["intravasation"]["base_hazard_per_min"])
+
+
+def _tissue_figures(
+    runs: dict[str, Path], table: pd.DataFrame, fig_dir: Path
+) -> list[Path]:
+    from metastroma.store.readers import read_metrics
+    from metastroma.viz.demo import (
+        tissue_arms_figure,
+        tissue_bars_figure,
+        tissue_timecourse_figure,
+    )
+    from metastroma.viz.tissue import plot_tissue_snapshot
+
+    labels = {k: v[0] for k, v in TISSUE_ARMS.items()}
+    snaps = {
+        arm: plot_tissue_snapshot(run_dir, fig_dir / f"tissue_{arm}.png")
+        for arm, run_dir in runs.items()  # three arms
+    }
+    metrics = {arm: read_metrics(run_dir) for arm, run_dir in runs.items()}
+    h0 = {arm: _exit_hazard_per_min(run_dir) for arm, run_dir in runs.items()}
+    return [
+        tissue_arms_figure(snaps, labels, fig_dir / "tissue_arms.png"),
+        tissue_timecourse_figure(
+            metrics, labels, h0, fig_dir / "tissue_timecourse.png"
+        ),
+        tissue_bars_figure(table, fig_dir / "tissue_relative.png"),
+        *snaps.values(),
+    ]
+
+
+# --------------------------------------------------------------------------- driver
 
 
 def run_demo(
@@ -75,54 +255,204 @@ def run_demo(
     size: str = "full",
     threads: int | None = None,
     force: bool = False,
-    progress: ProgressFn | None = None,
+    say: Progress | None = None,
 ) -> DemoReport:
-    """Run the demo into ``out`` (run directory ``out/run``, figures ``out/figures``)."""
-    from metastroma.viz import plot_snapshot, plot_timeseries
+    """Run the demo into ``out``; see the module docstring for what it writes.
 
+    Parameters
+    ----------
+    out : Path
+        Demo directory: ``tissue/<arm>/`` (run directories), ``trial/`` (the trial's
+        outputs), ``figures/``, ``summary.md``, ``summary.csv``, ``report.md``.
+    size : {'full', 'small'}
+    threads : int, optional
+        numba threads of the tissue runs.
+    force : bool
+        Replace an earlier demo's runs.
+    say : callable, optional
+        Called with a line of progress text.
+
+    Raises
+    ------
+    RunDirectoryError
+        ``out`` holds another demo's runs and ``force`` is not set.
+    """
+    if size not in DEMO_SIZES:
+        raise ValueError(f"--size = {size!r}: one of {', '.join(DEMO_SIZES)}")
     out = Path(out)
-    scenario = demo_scenario(size)
-    result = run(scenario, out / "run", threads=threads, force=force, progress=progress)
-    figs = [
-        plot_snapshot(result.run_dir, out / "figures" / "spheroid_snapshot.png"),
-        plot_timeseries(result.run_dir, out / "figures" / "spheroid_timeseries.png"),
+    say = say or (lambda _msg: None)
+    wall: dict[str, float] = {}
+    t0 = time.perf_counter()
+    runs = _run_tissue_arms(out, size, threads, force, say)
+    tissue = _tissue_table(runs)
+    figures = _tissue_figures(runs, tissue, out / "figures")
+    wall["tissue"] = time.perf_counter() - t0
+    return _write_report(out, size, tissue, figures, wall)
+
+
+# --------------------------------------------------------------------------- report
+
+#: Tissue quantities of the summary: column, name, unit, digits.
+_TISSUE_ROWS = [
+    ("cancer_cells", "live cancer cells at the end", "cells", 0),
+    ("ddr2_activity_cancer", "mean DDR2 activity A of cancer cells", "0-1", 3),
+    ("coherency_band", "collagen coherency C in the boundary band", "0-1", 3),
+    ("coherency_inside", "collagen coherency C inside the tumour", "0-1", 3),
+    ("invasion_depth_um", "invasion depth (95th percentile beyond the edge)", "µm", 1),
+    ("n_invading", "invading cancer cells", "cells", 0),
+    (
+        "expected_exits_per_1000_cells_day",
+        "expected exits per 1000 cancer cells per day",
+        "1/(1000 cells·day)",
+        3,
+    ),
+    ("exit_cells", "cells that left through doorways (realised)", "cells", 0),
+]
+
+
+def _fmt(v: float, digits: int) -> str:
+    if not np.isfinite(v):
+        return "n/a"
+    return f"{v:,.{digits}f}"
+
+
+def _tissue_summary(tissue: pd.DataFrame) -> pd.DataFrame:
+    """Tidy rows (section, quantity, unit, arm, value) of the tissue act."""
+    rows = []
+    for col, name, unit, _ in _TISSUE_ROWS:  # eight quantities
+        for r in tissue.itertuples():  # three arms
+            rows.append(
+                {
+                    "section": "tissue",
+                    "quantity": name,
+                    "unit": unit,
+                    "arm": r.arm,
+                    "value": float(getattr(r, col)),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _markdown_table(tidy: pd.DataFrame, digits: dict[str, int]) -> str:
+    """One row per quantity, one column per arm."""
+    arms = list(dict.fromkeys(tidy["arm"]))
+    lines = [
+        "| quantity | unit | " + " | ".join(arms) + " |",
+        "|---|---|" + "---:|" * len(arms),
     ]
-    m = {k: np.asarray(v) for k, v in result.metrics.items()}
-    hours = m["t_min"][-1] / 60.0
-    growth = np.log(m["n_live"][-1] / m["n_live"][0]) / max(hours, 1e-9)
-    doubling = f"{np.log(2.0) / growth:.1f}" if growth > 0 else "no net growth"
-    rows = [
-        ("simulated time", "h", f"{hours:.1f}"),
-        (
-            "cells at start / end",
-            "cells",
-            f"{m['n_cells'][0]:.0f} / {m['n_cells'][-1]:.0f}",
-        ),
-        (
-            "live / apoptotic / necrotic at end",
-            "cells",
-            f"{m['n_live'][-1]:.0f} / {m['n_apoptotic'][-1]:.0f} / {m['n_necrotic'][-1]:.0f}",
-        ),
-        (
-            "tumour radius start / end",
-            "µm",
-            f"{m['tumour_radius_um'][0]:.0f} / {m['tumour_radius_um'][-1]:.0f}",
-        ),
-        ("net population doubling time (live cells)", "h", doubling),
-        ("minimum oxygen at end", "mmHg", f"{m['o2_min_mmhg'][-1]:.2f}"),
-        (
-            "live cells below 5 mmHg at end",
-            "%",
-            f"{100 * m['frac_live_below_5_mmhg'][-1]:.1f}",
-        ),
-        ("wall time", "s", f"{result.wall_s:.1f}"),
+    for (q, unit), grp in tidy.groupby(["quantity", "unit"], sort=False):
+        vals = dict(zip(grp["arm"], grp["value"], strict=True))
+        d = digits.get(str(q), 3)
+        cells = [_fmt(vals.get(a, np.nan), d) for a in arms]
+        lines.append(f"| {q} | {unit} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _rich_table(title: str, tidy: pd.DataFrame, digits: dict[str, int]) -> Table:
+    arms = list(dict.fromkeys(tidy["arm"]))
+    table = Table(title=title)
+    table.add_column("quantity")
+    table.add_column("unit")
+    for a in arms:
+        table.add_column(a, justify="right")
+    for (q, unit), grp in tidy.groupby(["quantity", "unit"], sort=False):
+        vals = dict(zip(grp["arm"], grp["value"], strict=True))
+        d = digits.get(str(q), 3)
+        table.add_row(str(q), str(unit), *(_fmt(vals.get(a, np.nan), d) for a in arms))
+    return table
+
+
+def _tissue_text(tissue: pd.DataFrame, size: str) -> str:
+    t = tissue.set_index("arm")
+    wt, no, ko = t.loc["wt_msc"], t.loc["no_msc"], t.loc["cancer_ko"]
+    s = DEMO_SIZES[size]
+    return f"""## 1. Tissue: MSCs switch on DDR2, DDR2 aligns the collagen
+
+Three 2D tumours of {int(s["n_cancer"])} cancer cells (radius {s["radius_um"]:.0f} µm) in
+random collagen, {s["hours"]:.0f} simulated hours each (SCIENCE.md §4–§6; the WT arm is
+`scenarios/ddr2_wt_msc_2d.yaml`{" scaled down" if size == "small" else ""}):
+
+- **WT + MSCs**: cancer cells with inducible DDR2 and a ring of DDR2+ mesenchymal stem cells
+  (1 MSC : 10 cancer cells). MSCs that touch cancer cells induce DDR2 expression; collagen
+  activates it slowly.
+- **no MSCs**: the same tumour without MSCs (SCIENCE.md Table 8.1, MSC depletion).
+- **cancer DDR2 KO + MSCs**: MSCs present, DDR2 knocked out in the cancer cells.
+
+![The three arms at the end of the run](figures/tissue_arms.png)
+
+`figures/tissue_arms.png`: each panel is the tissue at the end: collagen fibres as short
+segments along the local fibre direction (length ∝ anisotropy, opacity ∝ density), cancer
+cells coloured by DDR2 activity A (dark = 0, yellow = 1), MSCs green, the tumour edge and
+the scored boundary band (dashed), exits as ×; the right half of each panel colours the
+band's fibres by their angle to the edge (tangential = TACS-2, radial = TACS-3).
+
+![Time courses](figures/tissue_timecourse.png)
+
+`figures/tissue_timecourse.png`: mean DDR2 activity of the cancer cells, collagen
+coherency in the boundary band (0 = random, 1 = all fibres parallel; SCIENCE.md §6.1),
+invasion depth, and expected exits per cancer cell (h₀ × time at vessel doorways weighted by
+DDR2 and fibre orientation, §5.6).
+
+![Relative to WT](figures/tissue_relative.png)
+
+`figures/tissue_relative.png`: the end-of-run values relative to WT + MSCs.
+
+At the end, the cancer cells' DDR2 activity is {_fmt(wt.ddr2_activity_cancer, 3)} with MSCs,
+{_fmt(no.ddr2_activity_cancer, 3)} without them and {_fmt(ko.ddr2_activity_cancer, 3)} with
+DDR2 knocked out; boundary coherency {_fmt(wt.coherency_band, 3)} vs
+{_fmt(no.coherency_band, 3)} and {_fmt(ko.coherency_band, 3)}; invasion depth
+{_fmt(wt.invasion_depth_um, 0)} vs {_fmt(no.invasion_depth_um, 0)} and
+{_fmt(ko.invasion_depth_um, 0)} µm; expected exits per 1000 cancer cells per day
+{_fmt(wt.expected_exits_per_1000_cells_day, 2)} vs
+{_fmt(no.expected_exits_per_1000_cells_day, 2)} and
+{_fmt(ko.expected_exits_per_1000_cells_day, 2)}. One seed per arm: the full experiments
+with replicates and confidence intervals are `metastroma experiment E7` and `E9`
+(docs/experiments.md).
+"""
+
+
+def _write_report(
+    out: Path,
+    size: str,
+    tissue: pd.DataFrame,
+    figures: list[Path],
+    wall: dict[str, float],
+    sections: list[tuple[str, pd.DataFrame, str]] | None = None,
+) -> DemoReport:
+    """Write summary.csv, summary.md and report.md; return the :class:`DemoReport`."""
+    digits = {name: d for _, name, _, d in _TISSUE_ROWS}
+    parts = [
+        ("Tissue (end of run)", _tissue_summary(tissue), _tissue_text(tissue, size))
     ]
-    table = Table(title=f"metastroma demo ({size}): 2D spheroid in oxygen")
-    for col in ("quantity", "unit", "value"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(*r)
-    csv = "quantity,unit,value\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows)
-    summary = out / "summary.csv"
-    write_bytes_atomic(summary, csv.encode())
-    return DemoReport(result.run_dir, figs, summary, table, rows)
+    parts += sections or []
+    tidy = pd.concat([p[1] for p in parts], ignore_index=True)
+    summary_csv = out / "summary.csv"
+    write_bytes_atomic(summary_csv, tidy.to_csv(index=False).encode("utf-8"))
+    md = ["# metastroma demo: summary\n"]
+    tables = []
+    for title, frame, _ in parts:  # the acts
+        md.append(f"## {title}\n\n" + _markdown_table(frame, digits))
+        tables.append(_rich_table(title, frame, digits))
+    summary_md = out / "summary.md"
+    write_bytes_atomic(summary_md, "\n".join(md).encode("utf-8"))
+    from metastroma import __version__
+
+    walls = ", ".join(f"{k} {v:.0f} s" for k, v in wall.items())
+    report = [
+        "# metastroma demo: the DDR2 story from tissue to patients\n",
+        f"metastroma {__version__}, size '{size}'. Wall time: {walls}. The numbers are in "
+        "`summary.md` and `summary.csv` (one row per quantity and arm); "
+        "docs/tutorial.md explains every figure in more depth.\n",
+        *(text for _, _, text in parts),
+    ]
+    report_md = out / "report.md"
+    write_bytes_atomic(report_md, "\n".join(report).encode("utf-8"))
+    return DemoReport(
+        out=out,
+        figures=figures,
+        summary_md=summary_md,
+        summary_csv=summary_csv,
+        report=report_md,
+        tables=tables,
+        wall_s=wall,
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import signal
 import time
 from datetime import datetime
@@ -417,26 +418,42 @@ def test_small_demo(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     res = run_cli("demo", "--out", out, "--size", "small")
     assert res.returncode == 0, res.stderr
-    figures = sorted((out / "figures").glob("*.png"))
-    assert len(figures) >= 2
+    promised = [
+        "figures/tissue_arms.png",
+        "figures/tissue_timecourse.png",
+        "figures/tissue_relative.png",
+        "summary.md",
+        "summary.csv",
+        "report.md",
+    ]
+    for rel in promised:
+        assert (out / rel).is_file(), rel
     import matplotlib.image as mpimg
 
-    for fig in figures:
+    for fig in sorted((out / "figures").glob("*.png")):
         data = fig.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
-        assert len(data) > 10_000
         img = mpimg.imread(fig)
         assert img.shape[0] > 100 and img.shape[1] > 100
         assert np.ptp(img[..., :3]) > 0  # not a blank canvas
+    # every figure the report shows exists
+    report = (out / "report.md").read_text(encoding="utf-8")
+    for link in re.findall(r"\]\((figures/[^)]+)\)", report):
+        assert (out / link).is_file(), link
     with open(out / "summary.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    table = {r["quantity"]: r for r in rows}
-    assert len(rows) >= 6
-    assert float(table["simulated time"]["value"]) == pytest.approx(6.0)
-    assert table["cells at start / end"]["value"].split(" / ")[0] == "150"
-    run = out / "run"
-    assert manifest(run)["status"] == "complete"
-    assert pq.read_table(run / "metrics.parquet").num_rows == 7  # hourly, 0..6 h
+    tissue = {
+        (r["quantity"], r["arm"]): float(r["value"])
+        for r in rows
+        if r["section"] == "tissue"
+    }
+    a = "mean DDR2 activity A of cancer cells"
+    assert tissue[(a, "cancer_ko")] == 0.0  # knocked out: never any DDR2
+    assert tissue[(a, "wt_msc")] > 0.0
+    for arm in ("wt_msc", "no_msc", "cancer_ko"):
+        run = out / "tissue" / arm
+        assert manifest(run)["status"] == "complete"
+    assert str(out / "report.md") in res.stdout.replace("\n", "")
 
 
 def test_demo_refuses_an_unknown_size(tmp_path: Path) -> None:
