@@ -161,6 +161,19 @@ DRUGS: Mapping[str, DrugConfig] = MappingProxyType(
             ke_per_h=0.408,
             volume_l=780.0,
         ),
+        "dasatinib_mouse": DrugConfig(
+            name="dasatinib_mouse",
+            source="SCIENCE.md Table 8.2, dasatinib in mice [V] (Abcb1a/1b;Abcg2 "
+            "study, Lagas 2009 [M]): 10 mg/kg p.o. Cmax 0.37 mg/L, AUC0-6 1.02 mg·h/L, "
+            "CL/F 10.4 L/h/kg; t½ 0.93 h (5 mg/kg i.p.). One-compartment fit [D] for a "
+            "25-g mouse [A] (doses in mg per mouse: 10 mg/kg = 0.25 mg): k_e = ln 2/0.93 "
+            "h, CL/F = 0.26 L/h, V/F = CL/k_e = 0.349 L, k_a = 1.62 /h matching Cmax "
+            "(Tmax 0.89 h; AUC0-6 0.94, 8 % below the observed 1.02). f_u 0.04 and IC50 "
+            "1.4 nM as in humans [A] (mouse binding not found).",
+            ka_per_h=1.62,
+            ke_per_h=math.log(2.0) / 0.93,
+            volume_l=0.26 / (math.log(2.0) / 0.93),
+        ),
         "generic_ddr2": DrugConfig(
             name="generic_ddr2",
             source="SCIENCE.md Table 8.2 'generic DDR2-selective compound' [A]: no "
@@ -331,6 +344,40 @@ class PdConfig(_Model):
 # --------------------------------------------------------------------------- inhibitor
 
 
+def dose_for_exposure_ratio(
+    drug: DrugConfig, pd: PdConfig, ratio: float, interval_h: float
+) -> float:
+    """Dose (mg) whose steady-state average exposure is ``ratio`` × the IC50.
+
+    C_avg = F · D · 10³/(CL/F · τ) ng/mL (SCIENCE.md §8.3); the exposure compared with
+    the IC50 is C_avg in nM times f_u (free basis) and the penetration factor (§8.4).
+
+    Parameters
+    ----------
+    drug : DrugConfig
+    pd : PdConfig
+        Basis and penetration.
+    ratio : float
+        Target C_avg (on the basis) / IC50, > 0.
+    interval_h : float, h
+        Dosing interval τ.
+
+    Returns
+    -------
+    float, mg
+    """
+    scale = (drug.fraction_unbound if pd.ic50_basis == "free" else 1.0) * pd.penetration
+    c_total_ng_per_ml = (
+        ratio * drug.ic50_nmol_per_l * drug.molecular_weight_g_per_mol / 1.0e3 / scale
+    )
+    return (
+        c_total_ng_per_ml
+        * drug.clearance_l_per_h
+        * interval_h
+        / (drug.bioavailability * 1.0e3)
+    )
+
+
 class InhibitorConfig(_Model):
     """A DDR2 inhibitor given on a schedule: drug, schedule and PD (SCIENCE.md §8.2–§8.4)."""
 
@@ -341,6 +388,40 @@ class InhibitorConfig(_Model):
     )
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     pd: PdConfig = Field(default_factory=PdConfig)
+    target_exposure_ratio: float | None = Field(
+        None,
+        gt=0.0,
+        le=1.0e3,
+        description="Dose by target exposure (SCIENCE.md Table 8.2, generic compound: "
+        "'a target free exposure C_u,avg/IC50 given by the scenario') [A]: the dose is "
+        "chosen so that the steady-state average exposure on the PD basis (f_u · C for "
+        "'free', C for 'total', times the penetration factor) is this multiple of the "
+        "IC50: D = ratio · IC50 · MW/10³ / scale · CL/F · τ / 10³ mg. Replaces "
+        "schedule.dose_mg, which must then be left out. None: the schedule's dose.",
+    )
+
+    @model_validator(mode="after")
+    def _dose_from_target(self) -> Self:
+        if self.target_exposure_ratio is None:
+            return self
+        dose = dose_for_exposure_ratio(
+            self.drug_config,
+            self.pd,
+            self.target_exposure_ratio,
+            self.schedule.interval_h,
+        )
+        given = self.schedule.dose_mg
+        # a resolved config written back holds the dose the target gave: accept that one
+        if "dose_mg" in self.schedule.model_fields_set and not math.isclose(
+            given, dose, rel_tol=1e-9
+        ):
+            raise ValueError(
+                f"target_exposure_ratio = {self.target_exposure_ratio:g} sets the dose "
+                f"({dose:.6g} mg), but schedule.dose_mg = {given:g} is also given; give one"
+            )
+        schedule = self.schedule.model_copy(update={"dose_mg": dose})
+        object.__setattr__(self, "schedule", schedule)  # frozen model: set once here
+        return self
 
     @field_validator("drug")
     @classmethod
