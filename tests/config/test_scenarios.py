@@ -41,12 +41,30 @@ from metastroma.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 # Tissue scenarios; cohort scenarios (cohort_*.yaml) are checked in tests/cli/test_cohort_cli.py,
-# ensemble files (sweep_*, sensitivity_*, calibrate_*) in tests/ensemble/test_ensemble_files.py.
+# ensemble files (sweep_*, sensitivity_*, calibrate_*) in tests/ensemble/test_ensemble_files.py,
+# trial files (trial_*) below and in tests/trial/, link scan files (link_*) in tests/link/.
 SCENARIO_FILES = sorted(
     p
     for p in (REPO / "scenarios").glob("*.yaml")
-    if not p.name.startswith(("cohort_", "sweep_", "sensitivity_", "calibrate_"))
+    if not p.name.startswith(
+        ("cohort_", "sweep_", "sensitivity_", "calibrate_", "trial_", "link_")
+    )
 )
+TRIAL_FILES = sorted((REPO / "scenarios").glob("trial_*.yaml"))
+
+
+@pytest.mark.parametrize("path", TRIAL_FILES, ids=lambda p: p.name)
+def test_trial_files_load_as_trials(path: Path) -> None:
+    from metastroma.config.trial import load_trial
+
+    loaded = load_trial(path)
+    assert len(loaded.trial.arms) >= 2
+    assert loaded.trial.cohort.is_file()
+    assert loaded.cohort.patients == loaded.trial.patients
+
+
+def test_a_trial_file_is_shipped() -> None:
+    assert "trial_ddr2.yaml" in {p.name for p in TRIAL_FILES}
 
 
 # --------------------------------------------------------------------------- examples

@@ -232,7 +232,7 @@ class TrialConfig(_Model):
             )
         if self.reference_arm not in names:
             raise ValueError(
-                f"reference_arm = {self.reference_arm!r} is not an arm; choose one of "
+                f"reference_arm: {self.reference_arm!r} is not an arm; choose one of "
                 f"{names}"
             )
         return self

@@ -209,12 +209,16 @@ def trial_sites_figure(
     for i, arm in enumerate(arms):  # a few arms
         s = sites[sites["arm"] == arm].set_index("organ").reindex(organs)
         v = 100.0 * s["share_of_patients"].to_numpy()
-        err = 100.0 * np.vstack(
-            [
-                s["share_of_patients"].to_numpy() - s["ci_low"].to_numpy(),
-                s["ci_high"].to_numpy() - s["share_of_patients"].to_numpy(),
-            ]
-        )
+        err = 100.0 * np.clip(
+            np.vstack(
+                [
+                    s["share_of_patients"].to_numpy() - s["ci_low"].to_numpy(),
+                    s["ci_high"].to_numpy() - s["share_of_patients"].to_numpy(),
+                ]
+            ),
+            0.0,
+            None,
+        )  # rounding: Wilson bounds of a share of 0 can sit 1e-20 off
         ax.bar(
             x + (i - (len(arms) - 1) / 2) * width,
             v,
@@ -265,11 +269,15 @@ def trial_shares_figure(
     for i, arm in enumerate(arms):  # a few arms
         s = shares[shares["arm"] == arm].set_index("year").reindex(years)
         v = 100.0 * s["share"].to_numpy()
-        err = 100.0 * np.vstack(
-            [
-                s["share"].to_numpy() - s["ci_low"].to_numpy(),
-                s["ci_high"].to_numpy() - s["share"].to_numpy(),
-            ]
+        err = 100.0 * np.clip(
+            np.vstack(
+                [
+                    s["share"].to_numpy() - s["ci_low"].to_numpy(),
+                    s["ci_high"].to_numpy() - s["share"].to_numpy(),
+                ]
+            ),
+            0.0,
+            None,
         )
         pos = x + (i - (len(arms) - 1) / 2) * width
         ax.bar(pos, v, width, yerr=err, capsize=3, color=colours[arm], label=arm)
