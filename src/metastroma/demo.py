@@ -247,6 +247,296 @@ def _tissue_figures(
     ]
 
 
+# --------------------------------------------------------------------------- act 2
+
+#: Link quantities shown in the demo: file name, label, unit, digits.
+_LINK_ROWS = [
+    ("intravasation_multiplier", "intravasation multiplier r_intra (curve)", "1", 3),
+    ("cluster_event_fraction", "cluster share of exit events f_cl (curve)", "1", 3),
+    ("growth_multiplier", "growth multiplier m_grow of a colony (curve)", "1", 3),
+]
+
+#: Tissue arm → the curve file's categorical arm (WT is the reference, ã = 1).
+_CURVE_ARM = {"no_msc": "no_msc", "cancer_ko": "cancer_ko"}
+
+
+def _curve_value(curves: Any, arm: str, quantity: str) -> tuple[float, float]:
+    """(ã, mean) of ``quantity`` at a demo arm's point of the curve file."""
+    from metastroma.link import interpolate
+
+    if arm == "wt_msc":
+        return 1.0, float(interpolate(curves, quantity, [1.0]).mean[0])
+    point = curves.arms.get(_CURVE_ARM[arm])
+    if point is not None and quantity in point.quantities:
+        return float(point.x), float(point.quantities[quantity].mean)
+    x = float(point.x) if point is not None else 0.0
+    x = min(max(x, float(curves.x[0])), float(curves.x[-1]))
+    return x, float(interpolate(curves, quantity, [x]).mean[0])
+
+
+def _link_act(
+    tissue: pd.DataFrame, fig_dir: Path
+) -> tuple[Path, pd.DataFrame, str, list[Path]]:
+    """Plot the shipped curves and read them at the demo's arms."""
+    from metastroma.link import default_curve_file, read_curves
+    from metastroma.viz.link import plot_curves
+
+    path = default_curve_file()
+    curves = read_curves(path)
+    fig = plot_curves(
+        curves,
+        fig_dir / "link_curves.png",
+        title="shipped response curves (metastroma link, scenarios/link_default.yaml)",
+    )
+    t = tissue.set_index("arm")
+    a_wt = float(t.loc["wt_msc", "ddr2_activity_cancer"])
+    e_wt = float(t.loc["wt_msc", "expected_exits_per_1000_cells_day"])
+    rows = []
+    for arm in TISSUE_ARMS:  # three arms
+        measured = (
+            float(t.loc[arm, "ddr2_activity_cancer"]) / a_wt if a_wt > 0 else np.nan
+        )
+        exits = float(t.loc[arm, "expected_exits_per_1000_cells_day"])
+        x = np.nan
+        for q, name, unit, _ in _LINK_ROWS:
+            x, v = _curve_value(curves, arm, q)
+            rows.append(
+                {
+                    "section": "link",
+                    "quantity": name,
+                    "unit": unit,
+                    "arm": arm,
+                    "value": v,
+                }
+            )
+        rows.append(
+            {
+                "section": "link",
+                "quantity": "relative DDR2 activity ã (curve file, replicates)",
+                "unit": "1",
+                "arm": arm,
+                "value": x,
+            }
+        )
+        rows.append(
+            {
+                "section": "link",
+                "quantity": "relative DDR2 activity ã (this demo's run)",
+                "unit": "1",
+                "arm": arm,
+                "value": measured,
+            }
+        )
+        rows.append(
+            {
+                "section": "link",
+                "quantity": "exit rate relative to WT (this demo's run)",
+                "unit": "1",
+                "arm": arm,
+                "value": exits / e_wt if e_wt > 0 else np.nan,
+            }
+        )
+    tidy = pd.DataFrame(rows)
+    prov = curves.provenance
+    text = f"""## 2. The link: what DDR2 activity does to the rates the body needs
+
+![Response curves](figures/link_curves.png)
+
+`figures/link_curves.png`: the response curves shipped with metastroma
+(`{path.name}`, produced by `{prov.get("producer", "?")}` on {prov.get("created_utc", "?")},
+{prov.get("replicates_per_point", "?")} seeded replicates per point; docs/link.md). The x
+axis is the *achieved* relative DDR2 activity of the cancer cells, ã = A/A_WT (1 = the WT
+tumour with MSCs), reached by knocking DDR2 down and by blocking the receptor; the
+coloured points are the categorical arms (cancer KO, MSC-null, host-null, heterozygote,
+no MSCs). Shaded: 95 % bootstrap bands. Panels: r_intra, exits per cancer cell per minute
+relative to WT (multiplies the body's shedding); f_cl, the share of exits that are
+clusters; m_grow, the growth-rate ratio of a colony in lung-like tissue (multiplies
+metastasis growth); and the alignment covariates.
+
+The body reads these curves (PCHIP, never extrapolated): a patient whose cancer cells lack
+DDR2 sheds r_intra(ã_KO) = {_fmt(_curve_value(curves, "cancer_ko", "intravasation_multiplier")[1], 2)}
+times as many cells as WT, and their metastases grow at
+m_grow = {_fmt(_curve_value(curves, "cancer_ko", "growth_multiplier")[1], 3)} times the WT
+rate. This demo's own single-seed tissue runs sit at ã = 1 (WT),
+{_fmt(float(t.loc["no_msc", "ddr2_activity_cancer"]) / a_wt if a_wt > 0 else np.nan, 2)}
+(no MSCs) and {_fmt(float(t.loc["cancer_ko", "ddr2_activity_cancer"]) / a_wt if a_wt > 0 else np.nan, 2)}
+(KO) on that axis (rows "this demo's run" in the summary). Regenerate the curves with
+`metastroma link scenarios/link_default.yaml --out runs/link --workers 2`.
+"""
+    return path, tidy, text, [fig]
+
+
+# --------------------------------------------------------------------------- act 3
+
+
+def demo_trial(patients: int, curves_path: Path) -> tuple[Any, Any]:
+    """The demo's trial and cohort: five arms on the same virtual patients.
+
+    The cohort is the calibrated default (docs/body-scale.md) with Toy 2015's share of
+    DDR2-high tumours (56 %) and the shipped response curves; arms: control, cancer-cell
+    DDR2 knockout, dasatinib 70 mg BID (set A) as 5 years of adjuvant therapy from
+    diagnosis (free and total IC50 basis), and dasatinib from the first detected distant
+    metastasis.
+    """
+    from metastroma.config.cohort import CohortScenario
+    from metastroma.config.trial import TrialConfig
+
+    sc = CohortScenario(
+        seed=2017,
+        patients=patients,
+        ddr2={"high_fraction": 0.56, "curves": str(curves_path)},
+    )
+    dasatinib = {
+        "drug": "dasatinib_a",
+        "schedule": {"dose_mg": 70.0, "interval_h": 12.0},
+    }
+    trial = TrialConfig(
+        name="demo_ddr2_trial",
+        cohort=Path("<demo: default cohort, ddr2.high_fraction 0.56>"),
+        patients=patients,
+        horizons_years=[5.0, 10.0],
+        reference_arm="control",
+        arms=[
+            {"name": "control", "kind": "control"},
+            {"name": "cancer_ko", "kind": "cancer_knockout"},
+            {
+                "name": "adjuvant_dasatinib",
+                "kind": "inhibitor",
+                "start": "diagnosis",
+                "duration_days": 1826.0,
+                "inhibitor": dasatinib,
+            },
+            {
+                "name": "adjuvant_dasatinib_total",
+                "kind": "inhibitor",
+                "start": "diagnosis",
+                "duration_days": 1826.0,
+                "inhibitor": {**dasatinib, "pd": {"ic50_basis": "total"}},
+            },
+            {
+                "name": "dasatinib_at_relapse",
+                "kind": "inhibitor",
+                "start": "distant_detection",
+                "inhibitor": dasatinib,
+            },
+        ],
+    )
+    return trial, sc
+
+
+#: Trial summary columns shown in the demo: column, label, unit, digits, scale.
+_TRIAL_ROWS = [
+    ("distant_metastasis_5y", "distant metastasis by 5 years", "%", 1, 100.0),
+    ("distant_metastasis_10y", "distant metastasis by 10 years", "%", 1, 100.0),
+    ("hr_mfs", "hazard ratio, metastasis-free survival (vs control)", "1", 3, 1.0),
+    ("logrank_p_mfs", "log-rank p, metastasis-free survival", "1", 4, 1.0),
+    ("hr_os", "hazard ratio, overall survival (vs control)", "1", 3, 1.0),
+    ("logrank_p_os", "log-rank p, overall survival", "1", 4, 1.0),
+    (
+        "mean_metastases_per_metastatic_patient",
+        "metastases per metastatic patient (at death or end)",
+        "1",
+        2,
+        1.0,
+    ),
+    ("median_metastasis_diameter_mm", "median metastasis diameter", "mm", 2, 1.0),
+    ("activity_factor", "DDR2 activity factor on treatment", "1", 3, 1.0),
+]
+
+
+def _trial_act(
+    out: Path, size: str, curves_path: Path, force: bool, say: Progress
+) -> tuple[pd.DataFrame, str, list[Path]]:
+    from metastroma.body.trial import analyse_trial, run_trial
+    from metastroma.link import read_curves
+    from metastroma.store.trial import write_trial
+
+    n = int(DEMO_SIZES[size]["patients"])
+    trial, sc = demo_trial(n, curves_path)
+    say(f"virtual trial: {len(trial.arms)} arms × {n} patients (same patients)")
+    t0 = time.perf_counter()
+    result = run_trial(trial, sc, read_curves(curves_path))
+    analysis = analyse_trial(result)
+    written = write_trial(
+        result, analysis, out / "trial", force=force, wall_s=time.perf_counter() - t0
+    )
+    summ = analysis.summary.set_index("arm")
+    rows = []
+    for col, name, unit, _, scale in _TRIAL_ROWS:  # nine quantities
+        if col not in summ.columns:
+            continue
+        for arm in summ.index:  # five arms
+            v = summ.loc[arm, col]
+            value = float(v) * scale if v is not None and pd.notna(v) else np.nan
+            rows.append(
+                {
+                    "section": "trial",
+                    "quantity": name,
+                    "unit": unit,
+                    "arm": arm,
+                    "value": value,
+                }
+            )
+    tidy = pd.DataFrame(rows)
+    ctl, ko = summ.loc["control"], summ.loc["cancer_ko"]
+    adj, adj_t = summ.loc["adjuvant_dasatinib"], summ.loc["adjuvant_dasatinib_total"]
+
+    def pct(row: pd.Series, col: str) -> str:
+        return _fmt(100.0 * float(row[col]), 1)
+
+    text = f"""## 3. A virtual trial: what would blocking DDR2 do for patients?
+
+{n:,} virtual women with breast cancer (the calibrated default cohort, 56 % DDR2-high
+tumours, Toy 2015), simulated five times on the **same patients** (common random
+numbers: every arm's patient k has the same tumour, growth rate, detection size and random
+draws; histories differ only where the arm acts). Arms: untreated control; DDR2 knocked out
+in the cancer cells (lifelong); dasatinib 70 mg twice daily for 5 years from diagnosis
+(IC50 compared with the free concentration, SCIENCE.md's default, and with the total
+concentration); dasatinib from the first detected distant metastasis. Outputs in `trial/`
+(docs/trials.md).
+
+![Kaplan–Meier, metastasis-free survival](trial/figures/km_mfs.png)
+
+`trial/figures/km_mfs.png`: distant-metastasis-free survival from diagnosis per arm, with
+95 % bands; the legend gives each arm's hazard ratio against control (Cox) and the log-rank
+p-value.
+
+![Kaplan–Meier, overall survival](trial/figures/km_os.png)
+
+`trial/figures/km_os.png`: overall survival, likewise.
+
+![Sites](trial/figures/sites.png)
+
+`trial/figures/sites.png`: share of each arm's patients with each distant organ ever
+involved (95 % Wilson intervals).
+
+![Shares](trial/figures/shares.png)
+
+`trial/figures/shares.png`: share of patients with a detected distant metastasis by 5 and 10
+years.
+
+By 10 years {pct(ctl, "distant_metastasis_10y")} % of control patients have a detected
+distant metastasis, against {pct(ko, "distant_metastasis_10y")} % with DDR2 knocked out in
+the cancer cells (hazard ratio {_fmt(float(ko["hr_mfs"]), 2)}, log-rank p =
+{float(ko["logrank_p_mfs"]):.2g}): a tumour without DDR2 sheds fewer cells from its first
+cell on, so fewer patients are seeded before surgery. Adjuvant dasatinib changes little
+({pct(adj, "distant_metastasis_10y")} % on the free basis, {pct(adj_t, "distant_metastasis_10y")} %
+on the total basis): it starts at diagnosis, after most metastases were seeded, and at
+clinical doses it lowers DDR2 activity by only
+{_fmt(100.0 * (1.0 - float(adj["activity_factor"])), 0)} % (free basis) or
+{_fmt(100.0 * (1.0 - float(adj_t["activity_factor"])), 0)} % (total basis), because the
+activation ODE saturates (docs/therapy.md, "At the body scale"). This is the model's
+version of SCIENCE.md §8.5: a DDR2-directed drug acts on dissemination and colonisation,
+not on established disease. The paired tables (`trial/paired.csv`) count patients whose
+outcome differs between arm and control.
+"""
+    figs = [
+        written.out_dir / "figures" / f
+        for f in ("km_mfs.png", "km_os.png", "sites.png", "shares.png")
+    ]
+    return tidy, text, figs
+
+
 # --------------------------------------------------------------------------- driver
 
 
@@ -287,7 +577,20 @@ def run_demo(
     tissue = _tissue_table(runs)
     figures = _tissue_figures(runs, tissue, out / "figures")
     wall["tissue"] = time.perf_counter() - t0
-    return _write_report(out, size, tissue, figures, wall)
+    t0 = time.perf_counter()
+    say("link: the shipped response curves")
+    curves_path, link_tidy, link_text, link_figs = _link_act(tissue, out / "figures")
+    wall["link"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    trial_tidy, trial_text, trial_figs = _trial_act(out, size, curves_path, force, say)
+    wall["trial"] = time.perf_counter() - t0
+    sections = [
+        ("Link (response curves at the demo's arms)", link_tidy, link_text),
+        ("Virtual trial (per arm)", trial_tidy, trial_text),
+    ]
+    return _write_report(
+        out, size, tissue, [*figures, *link_figs, *trial_figs], wall, sections
+    )
 
 
 # --------------------------------------------------------------------------- report
@@ -362,6 +665,36 @@ def _rich_table(title: str, tidy: pd.DataFrame, digits: dict[str, int]) -> Table
     return table
 
 
+#: Short column headers of the trial quantities (printed table, arms as rows).
+_SHORT = {
+    "distant metastasis by 5 years": "DM 5 y %",
+    "distant metastasis by 10 years": "DM 10 y %",
+    "hazard ratio, metastasis-free survival (vs control)": "HR MFS",
+    "log-rank p, metastasis-free survival": "p MFS",
+    "hazard ratio, overall survival (vs control)": "HR OS",
+    "log-rank p, overall survival": "p OS",
+    "metastases per metastatic patient (at death or end)": "mets/pt",
+    "median metastasis diameter": "size mm",
+    "DDR2 activity factor on treatment": "A factor",
+}
+
+
+def _rich_table_by_arm(title: str, tidy: pd.DataFrame, digits: dict[str, int]) -> Table:
+    """Arms as rows, quantities as (short) columns: for tables with many arms."""
+    quantities = list(dict.fromkeys(tidy["quantity"]))
+    table = Table(title=title)
+    table.add_column("arm")
+    for q in quantities:
+        table.add_column(_SHORT.get(q, q), justify="right")
+    for arm, grp in tidy.groupby("arm", sort=False):
+        vals = dict(zip(grp["quantity"], grp["value"], strict=True))
+        table.add_row(
+            str(arm),
+            *(_fmt(vals.get(q, np.nan), digits.get(q, 3)) for q in quantities),
+        )
+    return table
+
+
 def _tissue_text(tissue: pd.DataFrame, size: str) -> str:
     t = tissue.set_index("arm")
     wt, no, ko = t.loc["wt_msc"], t.loc["no_msc"], t.loc["cancer_ko"]
@@ -380,7 +713,7 @@ random collagen, {s["hours"]:.0f} simulated hours each (SCIENCE.md §4–§6; th
 
 ![The three arms at the end of the run](figures/tissue_arms.png)
 
-`figures/tissue_arms.png`: each panel is the tissue at the end: collagen fibres as short
+`figures/tissue_arms.png`: one row per arm, the tissue at the end: collagen fibres as short
 segments along the local fibre direction (length ∝ anisotropy, opacity ∝ density), cancer
 cells coloured by DDR2 activity A (dark = 0, yellow = 1), MSCs green, the tumour edge and
 the scored boundary band (dashed), exits as ×; the right half of each panel colours the
@@ -421,6 +754,8 @@ def _write_report(
 ) -> DemoReport:
     """Write summary.csv, summary.md and report.md; return the :class:`DemoReport`."""
     digits = {name: d for _, name, _, d in _TISSUE_ROWS}
+    digits |= {name: d for _, name, _, d in _LINK_ROWS}
+    digits |= {name: d for _, name, _, d, _ in _TRIAL_ROWS}
     parts = [
         ("Tissue (end of run)", _tissue_summary(tissue), _tissue_text(tissue, size))
     ]
@@ -432,7 +767,12 @@ def _write_report(
     tables = []
     for title, frame, _ in parts:  # the acts
         md.append(f"## {title}\n\n" + _markdown_table(frame, digits))
-        tables.append(_rich_table(title, frame, digits))
+        by_arm = frame["section"].iloc[0] == "trial" if len(frame) else False
+        tables.append(
+            _rich_table_by_arm(title, frame, digits)
+            if by_arm
+            else _rich_table(title, frame, digits)
+        )
     summary_md = out / "summary.md"
     write_bytes_atomic(summary_md, "\n".join(md).encode("utf-8"))
     from metastroma import __version__

@@ -187,7 +187,7 @@ def inhibitor_activity_factor(
         return ActivityFactor(1.0, 0.0, basis, 1.0)
     tau_h = sched.interval_h
     dt_h = tau_h / n_pieces
-    t_mid = (np.arange(n_pieces) + 0.5) * dt_h
+    t_mid = np.asarray((np.arange(n_pieces) + 0.5) * dt_h, dtype=np.float64)
     e = steady_state_exposure(drug, pd, sched.dose_mg, tau_h, t_mid)
     theta = inhibition(e.c_nmol_per_l, pd, drug.ic50_nmol_per_l)
     rho = collagen_density

@@ -35,7 +35,7 @@ ARM_COLOURS = {"wt_msc": "#1b4f72", "no_msc": "#b9770e", "cancer_ko": "#922b21"}
 def tissue_arms_figure(
     snapshots: Mapping[str, Path], labels: Mapping[str, str], out: Path
 ) -> Path:
-    """Place the arms' snapshot images side by side, titled by arm.
+    """Stack the arms' snapshot images, one arm per row, titled by arm.
 
     Parameters
     ----------
@@ -49,10 +49,11 @@ def tissue_arms_figure(
     images = {k: mpimg.imread(str(p)) for k, p in snapshots.items()}
     h, w = next(iter(images.values())).shape[:2]
     n = len(images)
-    fig, axes = plt.subplots(1, n, figsize=(6.0 * n, 6.0 * h / w + 0.5))
+    width_in = 14.0  # one arm per row: each snapshot is two panels wide
+    fig, axes = plt.subplots(n, 1, figsize=(width_in, n * (width_in * h / w + 0.4)))
     for ax, (arm, img) in zip(np.atleast_1d(axes), images.items(), strict=True):
         ax.imshow(img)
-        ax.set_title(labels.get(arm, arm), fontsize=14)
+        ax.set_title(labels.get(arm, arm), fontsize=15, fontweight="bold")
         ax.axis("off")
     fig.tight_layout()
     return save_figure(fig, out, dpi=110)
