@@ -36,6 +36,9 @@ _ENDPOINT_LABEL = {
 }
 
 
+_STYLES = ("-", "--", "-.", ":")
+
+
 def _colours(arms: Sequence[str]) -> dict[str, str]:
     return {a: f"C{i % 10}" for i, a in enumerate(arms)}
 
@@ -123,8 +126,16 @@ def trial_km_figure(
             ax.plot([], [], color=colours[arm], label=f"{arm}: no patients")
             continue
         x = c["time_months"].to_numpy()
+        i = arms.index(arm)
         ax.step(
-            x, c["survival"].to_numpy(), where="post", color=colours[arm], label=label
+            x,
+            c["survival"].to_numpy(),
+            where="post",
+            color=colours[arm],
+            label=label,
+            # styles and widths differ so that arms that coincide stay visible
+            linestyle=_STYLES[i % len(_STYLES)],
+            linewidth=2.6 if i == 0 else 1.4,
         )
         ax.fill_between(
             x,
