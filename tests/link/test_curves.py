@@ -42,6 +42,7 @@ from metastroma.link import (
     default_curves,
     interpolate,
     load_cohort,
+    prior_curve_file,
     read_curves,
     to_document,
     write_curves,
@@ -848,10 +849,10 @@ def test_default_curves_follow_the_config() -> None:
     )
 
 
-def test_the_shipped_file_is_the_default_curves() -> None:
+def test_the_shipped_prior_file_is_the_default_curves() -> None:
     """Regenerate after changing a §10.2 default: ``write_curves(default_curves(
-    Ddr2ResponseConfig()), default_curve_file())``."""
-    path = default_curve_file()
+    Ddr2ResponseConfig()), prior_curve_file())``."""
+    path = prior_curve_file()
     assert path.is_file() and path.parent.name == "data"
     shipped = read_curves(path)
     fresh = default_curves(
@@ -886,7 +887,7 @@ def test_cohort_with_the_shipped_default_file_equals_the_formulas(
 ) -> None:
     sub = tmp_path / "scen"
     (sub / "link").mkdir(parents=True)
-    shutil.copy(default_curve_file(), sub / "link" / "defaults.json")
+    shutil.copy(prior_curve_file(), sub / "link" / "defaults.json")
     with_file = cohort_yaml(sub, {"high_fraction": 0.5, "curves": "link/defaults.json"})
     without = cohort_yaml(sub, {"high_fraction": 0.5}, "plain.yaml")
     monkeypatch.chdir(
@@ -926,7 +927,7 @@ def test_halved_intravasation_for_ddr2_low_gives_fewer_metastatic_low_patients()
     sc = CohortScenario.model_validate(
         {"seed": 5, "ddr2": {"high_fraction": 0.5, "relative_activity_low": 0.5}}
     )
-    base = read_curves(default_curve_file())
+    base = read_curves(prior_curve_file())
     q = base.quantities["intravasation_multiplier"]
     halved = np.where(base.x <= 0.5, 0.5 * q.mean, q.mean)  # r(1) = 1 still
     curves = dataclasses.replace(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from metastroma.link import default_curve_file
+from metastroma.link import default_curve_file, prior_curve_file
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,7 @@ def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_cohort_cli_reads_a_relative_curve_file(tmp_path: Path) -> None:
-    shutil.copy(default_curve_file(), tmp_path / "curves.json")
+    shutil.copy(prior_curve_file(), tmp_path / "curves.json")
     sc = {"seed": 2, "patients": 200, "ddr2": {"curves": "curves.json"}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(sc), encoding="utf-8")
     res = cli("cohort", tmp_path / "c.yaml", "--out", tmp_path / "with", "-q")
@@ -44,7 +44,7 @@ def test_cohort_cli_reads_a_relative_curve_file(tmp_path: Path) -> None:
     )
     a = pd.read_parquet(tmp_path / "with" / "patients.parquet")
     b = pd.read_parquet(tmp_path / "without" / "patients.parquet")
-    pd.testing.assert_frame_equal(a, b)  # the default file tabulates the same formulas
+    pd.testing.assert_frame_equal(a, b)  # the prior file tabulates the same formulas
     (tmp_path / "curves.json").write_text("{not json", encoding="utf-8")
     bad = cli("cohort", tmp_path / "c.yaml", "--out", tmp_path / "bad")
     assert (

@@ -159,7 +159,7 @@ class Ddr2ResponseConfig(_Model):
     )
     curves: Path | None = Field(
         None,
-        description="Response-curve file of the tissue → body link (JSON, format 'metastroma-response-curves' version 1, docs/link.md). When set, r_intra, f_cl and m_grow are read from it, interpolated (PCHIP, no extrapolation) at relative_activity_high and relative_activity_low, and intravasation_intercept, intravasation_slope, cluster_event_fraction, growth_gain and activity_wt are not used. A relative path is resolved against the directory of the cohort scenario file. The shipped file metastroma/link/data/default_curves.json tabulates the §10.2 defaults [A]. Default: none (the §10.2 formulas).",
+        description="Response-curve file of the tissue → body link (JSON, format 'metastroma-response-curves' version 1, docs/link.md). When set, r_intra, f_cl and m_grow are read from it, interpolated (PCHIP, no extrapolation) at relative_activity_high and relative_activity_low, and intravasation_intercept, intravasation_slope, cluster_event_fraction, growth_gain and activity_wt are not used. A relative path is resolved against the directory of the cohort scenario file. The shipped file metastroma/link/data/default_curves.json holds tissue-derived curves (metastroma link scenarios/link_default.yaml); metastroma/link/data/prior_curves.json tabulates the §10.2 defaults [A]. Default: none (the §10.2 formulas).",
     )
 
     @model_validator(mode="after")

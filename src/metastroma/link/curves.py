@@ -566,19 +566,38 @@ def default_curves(
 
 
 def default_curve_file() -> Path:
-    """The shipped curve file: :func:`default_curves` of the default DDR2 config.
+    """The shipped default curve file, produced by ``metastroma link``.
 
-    It tabulates the SCIENCE.md §10.2 priors on ã = 0, 0.1, …, 2 until the link command
-    produces tissue-derived curves.
+    Tissue-derived response curves: ``metastroma link scenarios/link_default.yaml --out
+    runs/link_default --workers 2`` (docs/link.md, "Producer"), its ``curves.json``
+    copied here; its provenance records the command, seeds, scenario hashes and grid.
 
     Returns
     -------
     Path
         ``metastroma/link/data/default_curves.json`` inside the installed package.
     """
+    return _data_file("default_curves.json")
+
+
+def prior_curve_file() -> Path:
+    """The shipped prior curve file: :func:`default_curves` of the default DDR2 config.
+
+    It tabulates the SCIENCE.md §10.2 formula priors on ã = 0, 0.1, …, 2; a cohort
+    that reads it gives the same patients as one without a curve file.
+
+    Returns
+    -------
+    Path
+        ``metastroma/link/data/prior_curves.json`` inside the installed package.
+    """
+    return _data_file("prior_curves.json")
+
+
+def _data_file(name: str) -> Path:
     from importlib import resources
 
-    res = resources.files("metastroma.link").joinpath("data", "default_curves.json")
+    res = resources.files("metastroma.link").joinpath("data", name)
     return Path(str(res))
 
 
@@ -603,6 +622,7 @@ __all__ = [
     "default_curve_file",
     "default_curves",
     "interpolate",
+    "prior_curve_file",
     "read_curves",
     "to_document",
     "write_curves",
