@@ -180,3 +180,34 @@ def test_knockout_and_knockdown_scenarios_change_only_ddr2_activity() -> None:
     sc = arm_scenario(kd, SC)
     assert sc.ddr2.relative_activity_high == 0.5 * SC.ddr2.relative_activity_high
     assert sc.ddr2.relative_activity_low == 0.5 * SC.ddr2.relative_activity_low
+
+
+def test_knockout_reads_the_curve_files_cancer_ko_point() -> None:
+    import dataclasses
+
+    from metastroma.link import default_curves
+    from metastroma.link.curves import ArmPoint
+
+    curves = dataclasses.replace(
+        default_curves(SC.ddr2), arms={"cancer_ko": ArmPoint(x=0.15)}
+    )
+    sc = SC.model_copy(update={"patients": 200})
+    trial = TrialConfig.model_validate(
+        {
+            "name": "t",
+            "cohort": "c.yaml",
+            "arms": [
+                {"name": "control", "kind": "control"},
+                {"name": "ko", "kind": "cancer_knockout"},
+            ],
+        }
+    )
+    result = run_trial(trial, sc, curves)
+    ko = result.arms["ko"]
+    np.testing.assert_array_equal(ko.relative_activity, [0.15, 0.15])
+    assert (ko.result.patients["ddr2_relative_activity"] == 0.15).all()
+    # r_intra read at 0.15 on the curves: 0.35 + 0.65 × 0.15
+    np.testing.assert_allclose(
+        ko.result.plan.intravasation_multiplier, 0.35 + 0.65 * 0.15, rtol=1e-12
+    )
+    assert "ko" in result.arms and result.curves is curves
