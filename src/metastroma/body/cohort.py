@@ -169,8 +169,10 @@ def ddr2_response(
     cfg : Ddr2ResponseConfig
     curves : ResponseCurves, optional
         The link's response curves (loaded by :func:`metastroma.link.load_cohort`); their
-        means are read at each category's ã (PCHIP, :func:`metastroma.link.interpolate`).
-        Without them, the SCIENCE.md §10.2 default formulas of ``cfg``.
+        means are read at each category's ã (PCHIP, :func:`metastroma.link.interpolate`);
+        f_cl relative to its WT value, times ``cfg.cluster_event_fraction``
+        (:func:`_relative_cluster_fraction`). Without them, the SCIENCE.md §10.2 default
+        formulas of ``cfg``.
 
     Returns
     -------
@@ -210,6 +212,8 @@ def ddr2_response(
     ):  # three quantities
         try:
             out.append(interpolate(curves, name, acts).mean)
+            if name == "cluster_event_fraction":
+                out[-1] = _relative_cluster_fraction(cfg, curves, out[-1])
         except ValueError as err:
             keys = ("relative_activity_high", "relative_activity_low")
             bad = [
@@ -219,6 +223,24 @@ def ddr2_response(
             ]
             raise ValueError(f"{', '.join(bad)}: {err}") from err
     return acts, out[0], out[1], out[2]
+
+
+def _relative_cluster_fraction(
+    cfg: Ddr2ResponseConfig, curves: ResponseCurves, f_cl: F64Array
+) -> F64Array:
+    """The body's cluster share: its calibrated WT value × f_cl(ã)/f_cl(1) of the curves.
+
+    SCIENCE.md §10.2 calibrates the body's absolute scales once on the WT reference and
+    lets perturbations act only through the curves. The tissue's cluster share of exit
+    events (0.27 at WT in the shipped curves, a 2D tumour's) is not the body's calibrated
+    share of shedding events (0.03, Table 7.5), so it enters relative to its WT value,
+    like r_intra and m_grow (docs/link.md). A file with no clusters at WT carries no
+    ratio: the calibrated value is used.
+    """
+    ref = float(interpolate(curves, "cluster_event_fraction", [1.0]).mean[0])
+    if ref <= 0.0:
+        return np.full(f_cl.shape, cfg.cluster_event_fraction)
+    return np.clip(cfg.cluster_event_fraction * f_cl / ref, 0.0, 1.0)
 
 
 def build_plan(sc: CohortScenario, curves: ResponseCurves | None = None) -> CohortPlan:

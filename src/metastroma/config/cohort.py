@@ -143,7 +143,7 @@ class Ddr2ResponseConfig(_Model):
         0.03,
         ge=0.0,
         le=1.0,
-        description="f_cl, share of shedding events that are clusters; 0.03 (range 0.02–0.05) [M] (Aceto 2014); constant in ã by default (§10.2). Not used when `curves` is set.",
+        description="f_cl, share of shedding events that are clusters; 0.03 (range 0.02–0.05) [M] (Aceto 2014); constant in ã by default (§10.2). With `curves`, the body's WT reference: f_cl(ã) = this × f_cl,file(ã)/f_cl,file(1), so the calibration holds at WT (docs/link.md) [A].",
     )
     growth_gain: float = Field(
         0.3,
@@ -159,7 +159,7 @@ class Ddr2ResponseConfig(_Model):
     )
     curves: Path | None = Field(
         None,
-        description="Response-curve file of the tissue → body link (JSON, format 'metastroma-response-curves' version 1, docs/link.md). When set, r_intra, f_cl and m_grow are read from it, interpolated (PCHIP, no extrapolation) at relative_activity_high and relative_activity_low, and intravasation_intercept, intravasation_slope, cluster_event_fraction, growth_gain and activity_wt are not used. A relative path is resolved against the directory of the cohort scenario file. The shipped file metastroma/link/data/default_curves.json holds tissue-derived curves (metastroma link scenarios/link_default.yaml); metastroma/link/data/prior_curves.json tabulates the §10.2 defaults [A]. Default: none (the §10.2 formulas).",
+        description="Response-curve file of the tissue → body link (JSON, format 'metastroma-response-curves' version 1, docs/link.md). When set, r_intra, f_cl and m_grow are read from it, interpolated (PCHIP, no extrapolation) at relative_activity_high and relative_activity_low (f_cl relative to the file's WT value, times cluster_event_fraction), and intravasation_intercept, intravasation_slope, growth_gain and activity_wt are not used. A relative path is resolved against the directory of the cohort scenario file. The shipped file metastroma/link/data/default_curves.json holds tissue-derived curves (metastroma link scenarios/link_default.yaml); metastroma/link/data/prior_curves.json tabulates the §10.2 defaults [A]. Default: none (the §10.2 formulas).",
     )
 
     @model_validator(mode="after")
