@@ -194,29 +194,42 @@ def demo(
     ] = Path("metastroma-demo"),
     size: Annotated[
         str,
-        typer.Option(help="'full' (a few minutes) or 'small' (seconds, for tests)."),
+        typer.Option(
+            help="'full' (≤ 5 min on 2 cores) or 'small' (seconds, for tests)."
+        ),
     ] = "full",
     threads: Annotated[int | None, typer.Option(help="numba threads.")] = None,
     force: Annotated[
         bool, typer.Option(help="Overwrite an earlier demo in --out.")
     ] = False,
 ) -> None:
-    """Grow a 2D tumour spheroid with oxygen; write figures and a summary table."""
+    """The DDR2 story end to end: tissue arms, the link curves, a virtual trial.
+
+    Writes figures, a summary table (summary.md, summary.csv) and report.md, which says
+    what each figure shows (docs/tutorial.md walks through it).
+    """
     from metastroma.demo import run_demo
 
     if size not in ("full", "small"):
         raise _fail(ConfigError(f"--size = {size!r}: must be 'full' or 'small'"), 2)
+
+    def say(msg: str) -> None:
+        console.print(f"[dim]demo:[/dim] {escape(msg)}", highlight=False)
+
     try:
-        with _Reporter("demo") as rep:
-            report = run_demo(
-                out, size=size, threads=threads, force=force, progress=rep
-            )
+        report = run_demo(out, size=size, threads=threads, force=force, say=say)
     except _BAD_INPUT as err:
         raise _fail(err, 2) from err
-    console.print(report.table)
-    for path in report.figures:
-        console.print(f"figure: {path}")
-    console.print(f"summary: {report.summary_csv}")
+    for table in report.tables:
+        console.print(table)
+    console.print(f"report:  {report.report}", highlight=False)
+    console.print(
+        f"summary: {report.summary_md} and {report.summary_csv}", highlight=False
+    )
+    console.print(
+        f"figures: {report.out / 'figures'}/ ({len(report.figures)} files)",
+        highlight=False,
+    )
 
 
 class _FileReporter(_Bar):

@@ -422,6 +422,13 @@ def test_small_demo(tmp_path: Path) -> None:
         "figures/tissue_arms.png",
         "figures/tissue_timecourse.png",
         "figures/tissue_relative.png",
+        "figures/link_curves.png",
+        "trial/figures/km_mfs.png",
+        "trial/figures/km_os.png",
+        "trial/figures/sites.png",
+        "trial/figures/shares.png",
+        "trial/summary.csv",
+        "trial/arms/control/patients.parquet",
         "summary.md",
         "summary.csv",
         "report.md",
@@ -430,7 +437,7 @@ def test_small_demo(tmp_path: Path) -> None:
         assert (out / rel).is_file(), rel
     import matplotlib.image as mpimg
 
-    for fig in sorted((out / "figures").glob("*.png")):
+    for fig in sorted(out.rglob("figures/*.png")):
         data = fig.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         img = mpimg.imread(fig)
@@ -438,12 +445,14 @@ def test_small_demo(tmp_path: Path) -> None:
         assert np.ptp(img[..., :3]) > 0  # not a blank canvas
     # every figure the report shows exists
     report = (out / "report.md").read_text(encoding="utf-8")
-    for link in re.findall(r"\]\((figures/[^)]+)\)", report):
+    links = re.findall(r"\]\(([^)]+\.png)\)", report)
+    assert len(links) >= 8
+    for link in links:
         assert (out / link).is_file(), link
     with open(out / "summary.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     tissue = {
-        (r["quantity"], r["arm"]): float(r["value"])
+        (r["quantity"], r["arm"]): float(r["value"] or "nan")
         for r in rows
         if r["section"] == "tissue"
     }
@@ -453,6 +462,24 @@ def test_small_demo(tmp_path: Path) -> None:
     for arm in ("wt_msc", "no_msc", "cancer_ko"):
         run = out / "tissue" / arm
         assert manifest(run)["status"] == "complete"
+    trial = {
+        (r["quantity"], r["arm"]): float(r["value"] or "nan")
+        for r in rows
+        if r["section"] == "trial"
+    }
+    arms = {r["arm"] for r in rows if r["section"] == "trial"}
+    assert arms == {
+        "control",
+        "cancer_ko",
+        "adjuvant_dasatinib",
+        "adjuvant_dasatinib_total",
+        "dasatinib_at_relapse",
+    }
+    share = "distant metastasis by 10 years"
+    assert 0.0 < trial[(share, "control")] < 100.0
+    # the knockout sheds less from the first cell on: fewer metastatic patients
+    assert trial[(share, "cancer_ko")] < trial[(share, "control")]
+    assert "free" in report and "total" in report  # the IC50 basis is stated
     assert str(out / "report.md") in res.stdout.replace("\n", "")
 
 
