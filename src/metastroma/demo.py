@@ -252,7 +252,12 @@ def _tissue_figures(
 #: Link quantities shown in the demo: file name, label, unit, digits.
 _LINK_ROWS = [
     ("intravasation_multiplier", "intravasation multiplier r_intra (curve)", "1", 3),
-    ("cluster_event_fraction", "cluster share of exit events f_cl (curve)", "1", 3),
+    (
+        "cluster_event_fraction",
+        "cluster share of exit events f_cl (tissue curve)",
+        "1",
+        3,
+    ),
     ("growth_multiplier", "growth multiplier m_grow of a colony (curve)", "1", 3),
 ]
 
@@ -350,8 +355,10 @@ tumour with MSCs), reached by knocking DDR2 down and by blocking the receptor; t
 coloured points are the categorical arms (cancer KO, MSC-null, host-null, heterozygote,
 no MSCs). Shaded: 95 % bootstrap bands. Panels: r_intra, exits per cancer cell per minute
 relative to WT (multiplies the body's shedding); f_cl, the share of exits that are
-clusters; m_grow, the growth-rate ratio of a colony in lung-like tissue (multiplies
-metastasis growth); and the alignment covariates.
+clusters (the body uses its ratio to WT on its calibrated 3 % cluster share); m_grow, the
+growth-rate ratio of a colony in lung-like tissue (multiplies metastasis growth); and the
+alignment covariates (boundary coherency, invasion depth, TACS-3 share, absolute exit
+rate).
 
 The body reads these curves (PCHIP, never extrapolated): a patient whose cancer cells lack
 DDR2 sheds r_intra(ã_KO) = {_fmt(_curve_value(curves, "cancer_ko", "intravasation_multiplier")[1], 2)}
@@ -429,9 +436,9 @@ _TRIAL_ROWS = [
     ("distant_metastasis_5y", "distant metastasis by 5 years", "%", 1, 100.0),
     ("distant_metastasis_10y", "distant metastasis by 10 years", "%", 1, 100.0),
     ("hr_mfs", "hazard ratio, metastasis-free survival (vs control)", "1", 3, 1.0),
-    ("logrank_p_mfs", "log-rank p, metastasis-free survival", "1", 4, 1.0),
+    ("logrank_p_mfs", "log-rank p, metastasis-free survival", "1", -1, 1.0),
     ("hr_os", "hazard ratio, overall survival (vs control)", "1", 3, 1.0),
-    ("logrank_p_os", "log-rank p, overall survival", "1", 4, 1.0),
+    ("logrank_p_os", "log-rank p, overall survival", "1", -1, 1.0),
     (
         "mean_metastases_per_metastatic_patient",
         "metastases per metastatic patient (at death or end)",
@@ -614,8 +621,11 @@ _TISSUE_ROWS = [
 
 
 def _fmt(v: float, digits: int) -> str:
+    """``v`` with ``digits`` decimals; ``digits`` < 0: two significant digits (p-values)."""
     if not np.isfinite(v):
         return "n/a"
+    if digits < 0:
+        return f"{v:.2g}"
     return f"{v:,.{digits}f}"
 
 
@@ -665,23 +675,20 @@ def _rich_table(title: str, tidy: pd.DataFrame, digits: dict[str, int]) -> Table
     return table
 
 
-#: Short column headers of the trial quantities (printed table, arms as rows).
+#: Short column headers of the printed trial table (arms as rows); the other
+#: quantities are in summary.md.
 _SHORT = {
     "distant metastasis by 5 years": "DM 5 y %",
     "distant metastasis by 10 years": "DM 10 y %",
     "hazard ratio, metastasis-free survival (vs control)": "HR MFS",
     "log-rank p, metastasis-free survival": "p MFS",
-    "hazard ratio, overall survival (vs control)": "HR OS",
-    "log-rank p, overall survival": "p OS",
-    "metastases per metastatic patient (at death or end)": "mets/pt",
-    "median metastasis diameter": "size mm",
     "DDR2 activity factor on treatment": "A factor",
 }
 
 
 def _rich_table_by_arm(title: str, tidy: pd.DataFrame, digits: dict[str, int]) -> Table:
     """Arms as rows, quantities as (short) columns: for tables with many arms."""
-    quantities = list(dict.fromkeys(tidy["quantity"]))
+    quantities = [q for q in dict.fromkeys(tidy["quantity"]) if q in _SHORT]
     table = Table(title=title)
     table.add_column("arm")
     for q in quantities:
