@@ -528,11 +528,13 @@ the cancer cells (hazard ratio {_fmt(float(ko["hr_mfs"]), 2)}, log-rank p =
 {float(ko["logrank_p_mfs"]):.2g}): a tumour without DDR2 sheds fewer cells from its first
 cell on, so fewer patients are seeded before surgery. Adjuvant dasatinib changes little
 ({pct(adj, "distant_metastasis_10y")} % on the free basis, {pct(adj_t, "distant_metastasis_10y")} %
-on the total basis): it starts at diagnosis, after most metastases were seeded, and at
-clinical doses it lowers DDR2 activity by only
-{_fmt(100.0 * (1.0 - float(adj["activity_factor"])), 0)} % (free basis) or
-{_fmt(100.0 * (1.0 - float(adj_t["activity_factor"])), 0)} % (total basis), because the
-activation ODE saturates (docs/therapy.md, "At the body scale"). This is the model's
+on the total basis): it starts at diagnosis, after most metastases were seeded. On the free
+basis it lowers DDR2 activity by only {_fmt(100.0 * (1.0 - float(adj["activity_factor"])), 0)} %,
+because the activation ODE saturates (docs/therapy.md, "At the body scale"); even on the
+total basis, a {_fmt(100.0 * (1.0 - float(adj_t["activity_factor"])), 0)} % reduction, the
+share barely moves, because what a drug can still change after surgery — shedding by
+established colonies and their growth — matters little by then. Started at relapse it
+cannot change metastasis-free survival at all (it starts at the event). This is the model's
 version of SCIENCE.md §8.5: a DDR2-directed drug acts on dissemination and colonisation,
 not on established disease. The paired tables (`trial/paired.csv`) count patients whose
 outcome differs between arm and control.
