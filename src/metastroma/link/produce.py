@@ -462,7 +462,12 @@ def check_out(out_dir: Path, plan: LinkPlan, force: bool) -> None:
                 f"{out_dir}: not empty and not a link directory (no {MANIFEST}); "
                 "choose another --out (it is never overwritten, even with --force)"
             )
-        prev = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+        try:
+            prev = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise RunDirectoryError(
+                f"{out_dir / MANIFEST}: unreadable link manifest ({err})"
+            ) from err
         if prev.get("plan_sha256") != plan.digest and not force:
             raise RunDirectoryError(
                 f"{out_dir}: holds another link scan ({prev.get('name')!r}); use "
