@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Self, TypeVar
 
@@ -469,6 +470,26 @@ def _cohort_table(outputs: object) -> None:
         console.print(f"  {name:<20}{what}", highlight=False)
 
 
+@contextmanager
+def _body_run_errors(out: Path, oom: str, advice: str) -> Iterator[None]:
+    """Exit codes of simulating and writing a body-scale run (cohort, trial).
+
+    ``--out`` taken meanwhile → 2; out of memory → 1 with ``oom`` and ``advice``; Ctrl-C →
+    130 (the run directory is written atomically at the end, so nothing was written).
+    """
+    try:
+        yield
+    except _BAD_INPUT as err:  # --out taken meanwhile
+        raise _fail(err, 2) from err
+    except MemoryError as err:
+        msg = f"{oom} ({err or 'allocation failed'}); {advice}"
+        raise _fail(MemoryError(msg), 1) from err
+    except KeyboardInterrupt as err:
+        raise _fail(
+            RuntimeError(f"interrupted; nothing written to {out}"), 130
+        ) from err
+
+
 @app.command()
 def cohort(
     scenario: Annotated[Path, typer.Argument(help="Cohort scenario YAML file.")],
@@ -506,7 +527,8 @@ def cohort(
     except _BAD_INPUT as err:
         raise _fail(err, 2) from err
     started, t0 = utc_now(), time.perf_counter()
-    try:
+    oom = f"{scenario.name}: out of memory simulating {sc.patients} patients"
+    with _body_run_errors(out, oom, "try fewer patients or fewer colonies"):
         try:
             if quiet:
                 result = simulate_cohort(sc, curves=curves)
@@ -530,18 +552,6 @@ def cohort(
             started_utc=started,
             wall_s=round(wall_s, 3),
         )
-    except _BAD_INPUT as err:  # --out taken meanwhile
-        raise _fail(err, 2) from err
-    except MemoryError as err:
-        msg = (
-            f"{scenario.name}: out of memory simulating {sc.patients} patients "
-            f"({err or 'allocation failed'}); try fewer patients or fewer colonies"
-        )
-        raise _fail(MemoryError(msg), 1) from err
-    except KeyboardInterrupt as err:
-        raise _fail(
-            RuntimeError(f"interrupted; nothing written to {out}"), 130
-        ) from err
     if not quiet:
         _cohort_table(outputs)
 
@@ -1308,7 +1318,8 @@ def trial(
     sc = loaded.cohort
     n_arms = len(loaded.trial.arms)
     started, t0 = utc_now(), time.perf_counter()
-    try:
+    oom = f"{trial_file.name}: out of memory simulating {n_arms} arms × {sc.patients} patients"
+    with _body_run_errors(out, oom, "try fewer patients"):
         try:
             if quiet:
                 result = run_trial(loaded.trial, sc, loaded.curves)
@@ -1339,18 +1350,6 @@ def trial(
             started_utc=started,
             wall_s=round(wall_s, 3),
         )
-    except _BAD_INPUT as err:  # --out taken meanwhile
-        raise _fail(err, 2) from err
-    except MemoryError as err:
-        msg = (
-            f"{trial_file.name}: out of memory simulating {n_arms} arms × "
-            f"{sc.patients} patients ({err or 'allocation failed'}); try fewer patients"
-        )
-        raise _fail(MemoryError(msg), 1) from err
-    except KeyboardInterrupt as err:
-        raise _fail(
-            RuntimeError(f"interrupted; nothing written to {out}"), 130
-        ) from err
     if not quiet:
         _trial_table(outputs)
 

@@ -31,9 +31,10 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -48,6 +49,8 @@ from metastroma.store.atomic import (
     write_parquet_atomic,
 )
 from metastroma.store.manifest import MANIFEST, environment, read_manifest, utc_now
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -333,17 +336,7 @@ def write_cohort(
         "wall_s": wall_s,
         **environment(),
     }
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
-    if tmp.exists():  # left by a killed write: ours by its name
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
-        summary = _fill(tmp, result, manifest)
-        _fsync_dir(tmp)
-        _move_into_place(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    summary = write_run_dir(out_dir, lambda tmp: _fill(tmp, result, manifest))
     return CohortOutputs(
         out_dir=out_dir,
         files=tuple(manifest["files"]),
@@ -363,6 +356,31 @@ def _curves_record(result: CohortResult) -> dict[str, Any] | None:
         "content_sha256": curves.content_sha256(),
         "provenance": curves.provenance,
     }
+
+
+def write_run_dir(out_dir: Path, fill: Callable[[Path], T]) -> T:
+    """Write a run directory atomically: ``fill`` a sibling temporary, then move it in.
+
+    The temporary ``.<name>.tmp`` beside ``out_dir`` (left by a killed write, it is ours by
+    its name and removed first) is filled, fsynced and moved into place; on any error it is
+    removed and ``out_dir`` is as it was.
+
+    Returns
+    -------
+    What ``fill`` returned.
+    """
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        value = fill(tmp)
+        _fsync_dir(tmp)
+        _move_into_place(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return value
 
 
 def _move_into_place(tmp: Path, out_dir: Path) -> None:

@@ -28,7 +28,6 @@ replaced.
 from __future__ import annotations
 
 import math
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,9 +43,9 @@ from metastroma.store.atomic import (
 from metastroma.store.cohort import (
     _arrow_table,
     _curves_record,
-    _move_into_place,
     check_cohort_out,
     config_sha256,
+    write_run_dir,
 )
 from metastroma.store.manifest import MANIFEST, environment, utc_now
 
@@ -425,17 +424,7 @@ def write_trial(
         "wall_s": wall_s,
         **environment(),
     }
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
-    if tmp.exists():  # left by a killed write: ours by its name
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
-        _fill(tmp, result, analysis, manifest)
-        _fsync_dir(tmp)
-        _move_into_place(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    write_run_dir(out_dir, lambda tmp: _fill(tmp, result, analysis, manifest))
     return TrialOutputs(
         out_dir=out_dir,
         files=tuple(manifest["files"]),
