@@ -222,7 +222,35 @@ def ddr2_response(
                 if not curves.x[0] <= a <= curves.x[-1]
             ]
             raise ValueError(f"{', '.join(bad)}: {err}") from err
+    if cfg.curve_arm is not None:
+        r_arm, f_arm, m_arm = _arm_factors(cfg.curve_arm, curves)
+        return acts, out[0] * r_arm, np.clip(out[1] * f_arm, 0.0, 1.0), out[2] * m_arm
     return acts, out[0], out[1], out[2]
+
+
+def _arm_factors(arm: str, curves: ResponseCurves) -> tuple[float, float, float]:
+    """r_intra, f_cl and m_grow factors of a categorical (host-side) arm, relative to WT.
+
+    r_intra and m_grow are relative in the file already; f_cl is divided by the file's
+    WT value (1 when it has no clusters at WT).
+    """
+    point = curves.arms.get(arm)
+    names = ("intravasation_multiplier", "cluster_event_fraction", "growth_multiplier")
+    missing = [] if point is None else [q for q in names if q not in point.quantities]
+    if point is None or missing:
+        what = "has no such arm" if point is None else f"lacks {', '.join(missing)}"
+        raise ValueError(
+            f"ddr2.curve_arm = {arm!r}: the curve file {what} (arms: "
+            f"{', '.join(sorted(curves.arms)) or 'none'})"
+        )
+    q = point.quantities
+    ref = float(interpolate(curves, "cluster_event_fraction", [1.0]).mean[0])
+    f_ratio = q["cluster_event_fraction"].mean / ref if ref > 0.0 else 1.0
+    return (
+        float(q["intravasation_multiplier"].mean),
+        float(f_ratio),
+        float(q["growth_multiplier"].mean),
+    )
 
 
 def _relative_cluster_fraction(

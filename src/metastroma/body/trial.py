@@ -166,7 +166,8 @@ def arm_scenario(
     -------
     CohortScenario
         ``sc`` itself for control and inhibitor arms (the inhibitor acts on treatment
-        only); the knockout or knockdown ã in both categories otherwise.
+        only); the knockout or knockdown ã in both categories; for a host arm,
+        ``ddr2.curve_arm`` set to the arm's ``curve_arm``.
     """
     d = sc.ddr2
     if arm.kind == "cancer_knockout":
@@ -177,6 +178,14 @@ def arm_scenario(
         return _with_activities(
             sc, d.relative_activity_high * f, d.relative_activity_low * f
         )
+    if arm.kind == "host":
+        if d.curves is None:
+            raise ValueError(
+                f"a 'host' arm reads the curve file's {arm.curve_arm!r} arm: the cohort "
+                "scenario needs ddr2.curves (e.g. the shipped default, docs/link.md)"
+            )
+        ddr2 = type(d).model_validate({**d.model_dump(), "curve_arm": arm.curve_arm})
+        return sc.model_copy(update={"ddr2": ddr2})
     return sc
 
 
@@ -238,6 +247,9 @@ def _run_arm(
     elif arm.kind == "cancer_knockdown":
         label = f"DDR2 knocked down in cancer cells (ã × {arm.activity_factor:g})"
         factor = arm.activity_factor
+    elif arm.kind == "host":
+        label = f"host perturbation at the curve file's {arm.curve_arm!r} arm"
+        factor = math.nan
     else:
         label, factor = "untreated", math.nan
     return ArmRun(

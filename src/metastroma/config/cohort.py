@@ -162,6 +162,20 @@ class Ddr2ResponseConfig(_Model):
         description="Response-curve file of the tissue → body link (JSON, format 'metastroma-response-curves' version 1, docs/link.md). When set, r_intra, f_cl and m_grow are read from it, interpolated (PCHIP, no extrapolation) at relative_activity_high and relative_activity_low (f_cl relative to the file's WT value, times cluster_event_fraction), and intravasation_intercept, intravasation_slope, growth_gain and activity_wt are not used. A relative path is resolved against the directory of the cohort scenario file. The shipped file metastroma/link/data/default_curves.json holds tissue-derived curves (metastroma link scenarios/link_default.yaml); metastroma/link/data/prior_curves.json tabulates the §10.2 defaults [A]. Default: none (the §10.2 formulas).",
     )
 
+    curve_arm: Literal["msc_null", "host_null", "host_het", "no_msc"] | None = Field(
+        None,
+        description="A host-side perturbation read from a categorical arm of the curve file (SCIENCE.md Table 8.1, body column: 'link curves at the MSC-null / host-null point', 'no-MSC point'; docs/perturbations.md): every category's r_intra and m_grow are multiplied by the arm's values (relative to WT), and its f_cl by the arm's f_cl over the file's WT f_cl; the cancer cells' ã is unchanged. Host and cancer-cell effects compose by multiplication [A]. Requires `curves` and that the file has the arm with those three quantities. Default: none (the WT host).",
+    )
+
+    @model_validator(mode="after")
+    def _arm_needs_curves(self) -> Self:
+        if self.curve_arm is not None and self.curves is None:
+            raise ValueError(
+                f"curve_arm = {self.curve_arm!r} reads a categorical arm of a response-curve "
+                "file: set ddr2.curves too (e.g. the shipped default, docs/link.md)"
+            )
+        return self
+
     @model_validator(mode="after")
     def _reference_is_one(self) -> Self:
         total = self.intravasation_intercept + self.intravasation_slope

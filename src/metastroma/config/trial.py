@@ -64,6 +64,7 @@ ARM_KEYS: dict[str, tuple[str, ...]] = {
     "cancer_knockout": (),
     "cancer_knockdown": ("activity_factor",),
     "inhibitor": ("start", "delay_days", "duration_days", "inhibitor"),
+    "host": ("curve_arm",),
 }
 
 
@@ -93,13 +94,23 @@ class ArmConfig(_Model):
         description="Arm name: letters, digits, '_', '.', '-' (a directory name under "
         "arms/), at most 64 characters, unique within the trial.",
     )
-    kind: Literal["control", "cancer_knockout", "cancer_knockdown", "inhibitor"] = (
-        Field(
-            description="'control' untreated; 'cancer_knockout' link curves at the "
-            "cancer-KO point (SCIENCE.md Table 8.1, §10.1; direction [V] Ren 2014, Zhang "
-            "2013, Corsa 2016; size [A]); 'cancer_knockdown' ã × activity_factor; "
-            "'inhibitor' a DDR2 inhibitor (§8.2–§8.4)."
-        )
+    kind: Literal[
+        "control", "cancer_knockout", "cancer_knockdown", "inhibitor", "host"
+    ] = Field(
+        description="'control' untreated; 'cancer_knockout' link curves at the "
+        "cancer-KO point (SCIENCE.md Table 8.1, §10.1; direction [V] Ren 2014, Zhang "
+        "2013, Corsa 2016; size [A]); 'cancer_knockdown' ã × activity_factor; "
+        "'inhibitor' a DDR2 inhibitor (§8.2–§8.4); 'host' a host-side perturbation "
+        "read at a categorical arm of the curve file (curve_arm: MSC-null, slie/slie "
+        "host, slie/+ or no MSCs; Table 8.1)."
+    )
+    curve_arm: Literal["msc_null", "host_null", "host_het", "no_msc"] = Field(
+        "host_null",
+        description="host only: the curve file's categorical arm every patient is read "
+        "at (ddr2.curve_arm of the cohort, docs/perturbations.md): 'msc_null' DDR2-null "
+        "MSCs, 'host_null' DDR2-null host (slie/slie; fewer and smaller metastases, G9 "
+        "[V]), 'host_het' slie/+, 'no_msc' no MSCs. Needs the cohort's ddr2.curves file "
+        "to have that arm [A] host and cancer effects multiply.",
     )
     activity_factor: float = Field(
         0.2,

@@ -87,7 +87,8 @@ def check_cohort_coverage(curves: ResponseCurves, sc: CohortScenario) -> list[st
 
     The curves must use the ``relative_activity`` axis and their grid must contain the
     ã of both DDR2 categories (``ddr2.relative_activity_high`` and ``_low``): the body
-    does not extrapolate (SCIENCE.md §10.2).
+    does not extrapolate (SCIENCE.md §10.2). A ``ddr2.curve_arm`` must be an arm of the
+    file with r_intra, f_cl and m_grow.
 
     Returns
     -------
@@ -108,6 +109,23 @@ def check_cohort_coverage(curves: ResponseCurves, sc: CohortScenario) -> list[st
                 f"ddr2.{key} = {a:g} is outside the curve grid [{lo:g}, {hi:g}] "
                 "(relative_activity): response curves are not extrapolated "
                 "(SCIENCE.md §10.2)"
+            )
+    arm = sc.ddr2.curve_arm
+    if arm is not None:
+        point = curves.arms.get(arm)
+        need = (
+            "intravasation_multiplier",
+            "cluster_event_fraction",
+            "growth_multiplier",
+        )
+        if point is None:
+            have = ", ".join(sorted(curves.arms)) or "none"
+            out.append(
+                f"ddr2.curve_arm = {arm!r}: the file has no such arm (arms: {have})"
+            )
+        elif missing := [q for q in need if q not in point.quantities]:
+            out.append(
+                f"ddr2.curve_arm = {arm!r}: the file's arm lacks {', '.join(missing)}"
             )
     return out
 
