@@ -132,3 +132,35 @@ def test_trial_host_arm_reads_the_arm() -> None:
                 "arms": [{"name": "control", "kind": "control", "curve_arm": "no_msc"}],
             }
         )
+
+
+def test_trial_file_with_a_host_arm_needs_curves_with_that_arm(tmp_path: Path) -> None:
+    from metastroma.config.trial import load_trial
+
+    cohort = tmp_path / "cohort.yaml"
+    cohort.write_text(yaml.safe_dump({"patients": 10}), encoding="utf-8")
+    trial = tmp_path / "trial.yaml"
+    trial.write_text(
+        "name: t\n"
+        "cohort: cohort.yaml\n"
+        "arms:\n"
+        "  - {name: control, kind: control}\n"
+        "  - {name: slie, kind: host, curve_arm: host_null}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"^trial\.yaml:5: arms\[1\]\.curve_arm = 'host_null': a 'host' arm reads",
+    ):
+        load_trial(trial)
+    cohort.write_text(
+        yaml.safe_dump({"patients": 10, "ddr2": {"curves": str(prior_curve_file())}}),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"has no such arm \(arms: none\)"):
+        load_trial(trial)
+    cohort.write_text(
+        yaml.safe_dump({"patients": 10, "ddr2": {"curves": str(default_curve_file())}}),
+        encoding="utf-8",
+    )
+    assert load_trial(trial).trial.arms[1].curve_arm == "host_null"

@@ -343,6 +343,23 @@ def load_trial(path: Path | str, patients: int | None = None) -> LoadedTrial:
                     f"{need:g} is outside the response curves' grid [{lo:g}, {hi:g}] "
                     f"of {sc.ddr2.curves}: curves are not extrapolated (SCIENCE.md §10.2)"
                 )
+    for i, arm in enumerate(trial.arms):  # host arms read a categorical arm of the file
+        if arm.kind != "host":
+            continue
+        where = f"{_where(source, node, ('arms', i, 'curve_arm'))}: arms[{i}].curve_arm"
+        point = None if curves is None else curves.arms.get(arm.curve_arm)
+        if curves is None:
+            problems.append(
+                f"{where} = {arm.curve_arm!r}: a 'host' arm reads the cohort's response-"
+                "curve file, and the cohort scenario names none (set its ddr2.curves, "
+                "e.g. to the shipped default, docs/link.md)"
+            )
+        elif point is None:
+            have = ", ".join(sorted(curves.arms)) or "none"
+            problems.append(
+                f"{where} = {arm.curve_arm!r}: {sc.ddr2.curves} has no such arm "
+                f"(arms: {have})"
+            )
     if problems:
         raise ConfigError("\n".join(problems))
     trial = trial.model_copy(update={"cohort": cohort_path})
