@@ -1,0 +1,5 @@
+"""``python -m metastroma.cli``: the ``metastroma`` command."""
+
+from metastroma.cli import main
+
+main()
