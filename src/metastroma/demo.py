@@ -160,33 +160,40 @@ Progress = Callable[[str], None]
 # --------------------------------------------------------------------------- act 1
 
 
+@dataclass(frozen=True)
+class _TissueArm:
+    """A finished tissue arm: its run directory, metrics columns and exit hazard h₀."""
+
+    run_dir: Path
+    metrics: dict[str, np.ndarray]
+    h0_per_min: float
+
+
 def _run_tissue_arms(
     out: Path, size: str, threads: int | None, force: bool, say: Progress
-) -> dict[str, Path]:
+) -> dict[str, _TissueArm]:
     from metastroma.runner import run
     from metastroma.therapy.perturbations import apply_to_tissue
 
     base = demo_tissue_scenario(size)
-    runs: dict[str, Path] = {}
+    runs: dict[str, _TissueArm] = {}
     for name, (label, kind) in TISSUE_ARMS.items():  # three arms, not cells
         data = apply_to_tissue(copy.deepcopy(base), kind)  # type: ignore[arg-type]
         data["name"] = f"demo_{name}"
         sc = scenario_from_dict(data, source=f"demo arm {name}")
         say(f"tissue: {label} ({sc.time.duration_min / 60:.0f} simulated hours)")
         res = run(sc, out / "tissue" / name, threads=threads, force=force)
-        runs[name] = res.run_dir
+        metrics = {k: np.asarray(v) for k, v in res.metrics.items()}
+        h0 = sc.intravasation.base_hazard_per_min
+        runs[name] = _TissueArm(res.run_dir, metrics, h0)
     return runs
 
 
-def _tissue_table(runs: dict[str, Path]) -> pd.DataFrame:
+def _tissue_table(runs: dict[str, _TissueArm]) -> pd.DataFrame:
     """End-of-run DDR2, alignment, invasion and exit numbers of each arm."""
-    from metastroma.store.readers import read_metrics
-
     rows = []
-    for name, run_dir in runs.items():  # three arms
-        m = read_metrics(run_dir)
-        last = {k: v[-1] for k, v in m.items()}
-        h0 = _exit_hazard_per_min(run_dir)
+    for name, arm in runs.items():  # three arms
+        last = {k: v[-1] for k, v in arm.metrics.items()}
         cell_min = float(last["cancer_cell_min_total"])
         exposure = float(last["door_exposure_min_total"])
         rows.append(
@@ -201,7 +208,7 @@ def _tissue_table(runs: dict[str, Path]) -> pd.DataFrame:
                 "invasion_depth_um": float(last["invasion_depth_um"]),
                 "n_invading": float(last["n_invading"]),
                 "expected_exits_per_1000_cells_day": (
-                    1000.0 * 1440.0 * h0 * exposure / cell_min
+                    1000.0 * 1440.0 * arm.h0_per_min * exposure / cell_min
                     if cell_min > 0
                     else np.nan
                 ),
@@ -211,18 +218,9 @@ def _tissue_table(runs: dict[str, Path]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _exit_hazard_per_min(run_dir: Path) -> float:
-    """h₀ of the run's intravasation rule (1/min), from its resolved config."""
-    import yaml
-
-    cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    return float(cfg["intravasation"]["base_hazard_per_min"])
-
-
 def _tissue_figures(
-    runs: dict[str, Path], table: pd.DataFrame, fig_dir: Path
+    runs: dict[str, _TissueArm], table: pd.DataFrame, fig_dir: Path
 ) -> list[Path]:
-    from metastroma.store.readers import read_metrics
     from metastroma.viz.demo import (
         tissue_arms_figure,
         tissue_bars_figure,
@@ -232,11 +230,11 @@ def _tissue_figures(
 
     labels = {k: v[0] for k, v in TISSUE_ARMS.items()}
     snaps = {
-        arm: plot_tissue_snapshot(run_dir, fig_dir / f"tissue_{arm}.png")
-        for arm, run_dir in runs.items()  # three arms
+        name: plot_tissue_snapshot(arm.run_dir, fig_dir / f"tissue_{name}.png")
+        for name, arm in runs.items()  # three arms
     }
-    metrics = {arm: read_metrics(run_dir) for arm, run_dir in runs.items()}
-    h0 = {arm: _exit_hazard_per_min(run_dir) for arm, run_dir in runs.items()}
+    metrics = {name: arm.metrics for name, arm in runs.items()}
+    h0 = {name: arm.h0_per_min for name, arm in runs.items()}
     return [
         tissue_arms_figure(snaps, labels, fig_dir / "tissue_arms.png"),
         tissue_timecourse_figure(

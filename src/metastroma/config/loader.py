@@ -326,6 +326,20 @@ _UniqueKeyLoader.add_implicit_resolver(
 )
 
 
+def read_input_text(path: Path | str, what: str = "file") -> str:
+    """The text of an input file (UTF-8), or a ConfigError naming it and what it is.
+
+    ``what`` names the file in messages ("scenario file", "response-curve file", …).
+    """
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise ConfigError(f"{path}: {what} not found") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read {what}: {err}") from err
+
+
 def read_yaml(path: Path, what: str = "file") -> tuple[Any, yaml.Node | None, str]:
     """Parse a YAML file; returns (data, composed node for line numbers, file name).
 
@@ -338,12 +352,7 @@ def read_yaml(path: Path, what: str = "file") -> tuple[Any, yaml.Node | None, st
     """
     path = Path(path)
     source = path.name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise ConfigError(f"{path}: {what} not found") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read {what}: {err}") from err
+    text = read_input_text(path, what)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass

@@ -96,6 +96,7 @@ from metastroma.config.cohort import (
     growth_multiplier,
     relative_intravasation,
 )
+from metastroma.config.loader import read_input_text
 from metastroma.errors import ConfigError
 from metastroma.link._checks import check_document
 from metastroma.link._spec import (
@@ -383,12 +384,7 @@ def read_curves(path: Path | str) -> ResponseCurves:
     """
     path = Path(path)
     source = path.name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise ConfigError(f"{path}: response-curve file not found") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read response-curve file: {err}") from err
+    text = read_input_text(path, "response-curve file")
     try:
         doc = json.loads(text, object_pairs_hook=_refuse_duplicates)
     except json.JSONDecodeError as err:
