@@ -56,6 +56,19 @@ PHYSICELL_DATA = (
 )
 
 
+@pytest.fixture
+def every_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Simulations use numba's whole thread count however small the tumour.
+
+    TissueSimulation lowers the count for small tumours (``kernels.threads_for``); tests
+    that compare 1 and 2 threads need the second thread to run.
+    """
+    import metastroma.tissue.simulation as simulation
+
+    monkeypatch.setattr(simulation, "CELLS_PER_THREAD", {2: 1, 3: 1})
+    monkeypatch.setattr(simulation, "VOXELS_PER_THREAD", 1)
+
+
 @pytest.fixture(params=[2, 3], ids=["2d", "3d"])
 def dim(request: pytest.FixtureRequest) -> int:
     """Space dimension: every test that takes ``dim`` runs in 2D and in 3D."""

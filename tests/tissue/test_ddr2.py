@@ -20,7 +20,7 @@ from metastroma.tissue.mechanics import (
     mechanics_tables,
     neighbour_grid_shape,
 )
-from metastroma.tissue.simulation import TissueSimulation
+from metastroma.tissue.simulation import NEIGHBOUR_SPAN, TissueSimulation
 from metastroma.tissue.state import Cells
 
 CFG = Ddr2Config(enabled=True)
@@ -513,7 +513,7 @@ def test_inhibitor_started_later_makes_activity_decay_at_k_off() -> None:
 def test_simulation_counts_contacts_with_its_own_grid_at_any_range_factor(
     factor: float,
 ) -> None:
-    # the simulation's bins must be wide enough for f × max S_ij (else pairs are missed)
+    # the simulation's bins × span must cover f × max S_ij (else pairs are missed)
     sc = scenario_from_dict(
         {
             "seed": 8,
@@ -529,7 +529,8 @@ def test_simulation_counts_contacts_with_its_own_grid_at_any_range_factor(
         "contacts-sim",
     )
     sim = TissueSimulation.from_scenario(sc)
-    assert np.all(sim.bin_um >= factor * sim.mech.max_adhesion_um)
+    assert np.all(NEIGHBOUR_SPAN * sim.bin_um >= factor * sim.mech.max_adhesion_um)
+    assert np.all((NEIGHBOUR_SPAN - 1) * sim.bin_um < factor * sim.mech.max_adhesion_um)
     c = sim.cells
     pos, kind, radius = c.live("pos_um"), c.live("kind"), c.live("radius_um")
     sim.phenotype_step()

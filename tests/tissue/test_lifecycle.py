@@ -348,7 +348,9 @@ def _final_state(
         numba.set_num_threads(old)
 
 
-def test_same_seed_same_bits_on_one_or_two_threads(dim: int) -> None:
+def test_same_seed_same_bits_on_one_or_two_threads(
+    dim: int, every_thread: None
+) -> None:
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("numba was started with one thread (NUMBA_NUM_THREADS=1)")
     one = _final_state(_busy_scenario(dim, 42), 1)

@@ -49,13 +49,13 @@ def _scenario(dim: int, half_um: float = 200.0) -> Scenario:
     )
 
 
-def grid_velocity(cells: Cells, scenario: Scenario) -> np.ndarray:
+def grid_velocity(cells: Cells, scenario: Scenario, span: int = 1) -> np.ndarray:
     """Contact velocity of the live rows through the module's grid and kernel."""
     tables = mechanics_tables(scenario)
     lower = np.asarray(scenario.domain.lower_um, dtype=np.float64)
     upper = np.asarray(scenario.domain.upper_um, dtype=np.float64)
-    bin_um, n_bins = neighbour_grid_shape(lower, upper, tables.max_interaction_um)
-    grid = build_neighbour_grid(cells, lower, bin_um, n_bins, CPU)
+    bin_um, n_bins = neighbour_grid_shape(lower, upper, tables.max_interaction_um, span)
+    grid = build_neighbour_grid(cells, lower, bin_um, n_bins, CPU, span)
     cells["vel_um_per_min"][:] = np.nan  # the kernel must overwrite every live row
     contact_velocity(cells, tables, grid, CPU)
     return cells.live("vel_um_per_min").copy()
@@ -172,14 +172,15 @@ def test_coincident_centres_are_finite() -> None:
 # ------------------------------------------------------------- level 3: grid vs all pairs
 
 
-def test_grid_contact_velocity_equals_all_pairs(dim: int) -> None:
+@pytest.mark.parametrize("span", [1, 2, 3])
+def test_grid_contact_velocity_equals_all_pairs(dim: int, span: int) -> None:
     rng = np.random.default_rng(1729 + dim)
     scen = _scenario(dim, half_um=160.0 if dim == 2 else 80.0)
     edge = (
         300.0 if dim == 2 else 150.0
     )  # some cells in the outermost bins (clamped bins)
     cells = random_cells(rng, 400, dim, edge, scen, msc_fraction=0.4)
-    fast = grid_velocity(cells, scen)
+    fast = grid_velocity(cells, scen, span)
     slow = all_pairs_velocity(cells, scen)
     moving = np.abs(slow).sum(axis=1) > 0
     assert np.count_nonzero(moving) > 100  # the case has contacts
@@ -204,9 +205,10 @@ def test_grid_contact_velocity_equals_all_pairs_with_adhesion_only_contacts(
     np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("span", [1, 2])
 @pytest.mark.parametrize("half_um", [30.0, 40.0, 60.0])
 def test_grid_with_one_to_four_bins_per_axis_equals_all_pairs(
-    dim: int, half_um: float
+    dim: int, half_um: float, span: int
 ) -> None:
     # the largest interaction distance is 30 µm (two MSCs): 2, 2 and 4 bins per axis
     rng = np.random.default_rng(int(half_um) + dim)
@@ -214,14 +216,39 @@ def test_grid_with_one_to_four_bins_per_axis_equals_all_pairs(
     cells = random_cells(rng, 120, dim, 2 * half_um, scen, msc_fraction=0.5)
     # a few cells exactly on bin edges and on the domain edge
     bin_um, _ = neighbour_grid_shape(
-        np.asarray(scen.domain.lower_um), np.asarray(scen.domain.upper_um), 30.0
+        np.asarray(scen.domain.lower_um), np.asarray(scen.domain.upper_um), 30.0, span
     )
     cells["pos_um"][:3] = -half_um + bin_um * np.arange(3)[:, None]
     cells["pos_um"][3] = half_um
     cells["pos_um"][3, 0] = 0.5 * half_um
     slow = all_pairs_velocity(cells, scen)
     assert np.count_nonzero(np.abs(slow).sum(axis=1)) > 60
-    np.testing.assert_allclose(grid_velocity(cells, scen), slow, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        grid_velocity(cells, scen, span), slow, rtol=1e-12, atol=1e-12
+    )
+
+
+def test_grid_on_the_box_of_occupied_bins_keeps_the_domain_grid_order(dim: int) -> None:
+    # a small cluster off-centre in a large domain: the grid keeps only the occupied box,
+    # and its flat order (hence the counting sort and sort_by_bin) is the domain grid's
+    rng = np.random.default_rng(11 + dim)
+    scen = _scenario(dim, half_um=400.0)
+    cells = random_cells(rng, 300, dim, 80.0, scen, msc_fraction=0.3)
+    cells["pos_um"][: cells.n_live] += 150.0
+    lower = np.asarray(scen.domain.lower_um, dtype=np.float64)
+    upper = np.asarray(scen.domain.upper_um, dtype=np.float64)
+    bin_um, n_bins = neighbour_grid_shape(lower, upper, 30.0, 2)
+    grid = build_neighbour_grid(cells, lower, bin_um, n_bins, CPU, 2)
+    assert np.prod(grid.n_bins) < np.prod(n_bins) / 20
+    k = np.clip(np.floor((cells.live("pos_um") - lower) / bin_um), 0, n_bins - 1)
+    full = np.ravel_multi_index(k.astype(np.int64).T, tuple(n_bins))
+    np.testing.assert_array_equal(grid.order, np.argsort(full, kind="stable"))
+    box_k = k.astype(np.int64) - np.round((grid.lower - lower) / bin_um).astype(
+        np.int64
+    )
+    np.testing.assert_array_equal(
+        grid.bins, np.ravel_multi_index(box_k.T, tuple(grid.n_bins))
+    )
 
 
 # ------------------------------------------------------------- level 2: properties

@@ -99,7 +99,7 @@ def _assert_busy(sim: TissueSimulation, events: list[dict[str, Any]]) -> None:
 
 
 @pytest.mark.parametrize("dim", [2, 3])
-def test_one_and_two_threads_give_identical_bits(dim: int) -> None:
+def test_one_and_two_threads_give_identical_bits(dim: int, every_thread: None) -> None:
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("numba was started with one thread (NUMBA_NUM_THREADS=1)")
     sc = _scenario(dim=dim)

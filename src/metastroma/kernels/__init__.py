@@ -9,10 +9,22 @@ columns do not change their interface.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import numba
+
 from metastroma.kernels import _cpu, _cpu_stroma, rng
+
+#: Smallest work per thread worth a second thread, measured on the 2-core development
+#: machine with OpenMP's PASSIVE wait policy (benchmarks/README.md, "Threads per kernel"):
+#: a parallel region that wakes a sleeping thread costs ~50-150 µs, more than a small
+#: tumour's whole mechanics step (2D: 1 thread 200 µs vs 2 threads 280 µs at 440 cells;
+#: 2 threads win from ~550 cells; the oxygen solve breaks even near 10^4 voxels).
+CELLS_PER_THREAD = {2: 300, 3: 200}
+VOXELS_PER_THREAD = 8000
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,43 @@ def get_backend(name: str = "cpu") -> Backend:
         ) from None
 
 
+def threads_for(work: int, per_thread: int, cap: int) -> int:
+    """Threads for ``work`` items: one per ``per_thread`` items, at least 1, at most ``cap``.
+
+    Results never depend on it (every kernel is bitwise identical for any thread count).
+
+    >>> threads_for(400, 300, 2), threads_for(600, 300, 2), threads_for(10**6, 300, 2)
+    (1, 2, 2)
+    """
+    return max(1, min(cap, work // max(per_thread, 1)))
+
+
+@contextmanager
+def thread_budget() -> Iterator[int]:
+    """Yield numba's current thread count (the cap) and restore it on exit.
+
+    Inside, callers lower the count per kernel with ``numba.set_num_threads(threads_for(
+    ..., cap))``; the user's choice (``--threads``) stays the cap.
+    """
+    cap = int(numba.get_num_threads())
+    try:
+        yield cap
+    finally:
+        numba.set_num_threads(cap)
+
+
 LIVE, APOPTOTIC, NECROTIC = _cpu.LIVE, _cpu.APOPTOTIC, _cpu.NECROTIC
 
-__all__ = ["APOPTOTIC", "CPU", "LIVE", "NECROTIC", "Backend", "get_backend", "rng"]
+__all__ = [
+    "APOPTOTIC",
+    "CELLS_PER_THREAD",
+    "CPU",
+    "LIVE",
+    "NECROTIC",
+    "VOXELS_PER_THREAD",
+    "Backend",
+    "get_backend",
+    "rng",
+    "thread_budget",
+    "threads_for",
+]

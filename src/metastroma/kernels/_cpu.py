@@ -21,9 +21,19 @@ LIVE, APOPTOTIC, NECROTIC = 0, 1, 2  # values of the ``state`` column
 
 @njit(parallel=True, cache=True)
 def bin_of_cells(
-    pos: F64Array, n: int, lower: F64Array, bin_um: F64Array, n_bins: I64Array
+    pos: F64Array,
+    n: int,
+    lower: F64Array,
+    bin_um: F64Array,
+    n_bins: I64Array,
+    k0: I64Array,
+    box: I64Array,
 ) -> I64Array:
-    """Flat (C-order) bin index of the first ``n`` cells; positions outside are clamped."""
+    """Flat (C-order) bin index of the first ``n`` cells in the box of bins ``k0 + [0, box)``.
+
+    Per axis the bin is ``floor((x − lower)/bin)`` clamped to the domain's ``n_bins``,
+    then counted from ``k0``; the box must hold every cell's bin.
+    """
     dim = pos.shape[1]
     out = np.empty(n, dtype=np.int64)
     for i in prange(n):
@@ -31,7 +41,7 @@ def bin_of_cells(
         for a in range(dim):
             k = int(np.floor((pos[i, a] - lower[a]) / bin_um[a]))
             k = min(max(k, 0), n_bins[a] - 1)
-            b = b * n_bins[a] + k
+            b = b * box[a] + (k - k0[a])
         out[i] = b
     return out
 
@@ -141,11 +151,13 @@ def contact_velocity(
     bins: I64Array,
     adh: F64Array,
     out: F64Array,
+    span: int = 1,
 ) -> None:
     """Cell–cell repulsion and adhesion velocity of each of the first ``n`` cells.
 
     Bins are in C order (last axis fastest), so the neighbour bins along the last axis
-    are contiguous in the counting sort: each cell scans 3 (2D) or 9 (3D) runs of rows.
+    are contiguous in the counting sort: each cell scans 2·span + 1 (2D) or (2·span + 1)²
+    (3D) runs of rows, each run 2·span + 1 bins long.
 
     Parameters
     ----------
@@ -159,11 +171,13 @@ def contact_velocity(
     cr_pair, ca_pair : (n_kinds, n_kinds) float64, µm/min
         c_r,ij = √(c_r,i c_r,j) and c_a,ij = √(c_a,i α_i(τ_j) c_a,j α_j(τ_i)).
     lower, bin_um, n_bins, start, order, bins
-        The neighbour grid (bin edge ≥ the largest interaction distance).
+        The neighbour grid (span × bin edge ≥ the largest interaction distance).
     adh : (capacity,) float64
         Per-cell adhesion scale (1 without DDR2).
     out : (capacity, dim) float64, µm/min
         Overwritten for rows < n.
+    span : int
+        Bins scanned on each side of a cell's own bin.
     """
     three = pos.shape[1] == 3
     nbx = n_bins[0]
@@ -180,12 +194,12 @@ def contact_velocity(
         az = 0.0
         # 2D and 3D are written out apart: a shared loop with a dummy middle axis in 2D
         # measured 35 % slower at 10^5-10^6 cells (benchmarks/run_benchmarks.py).
-        for jx in range(max(ix - 1, 0), min(ix + 2, nbx)):
+        for jx in range(max(ix - span, 0), min(ix + span + 1, nbx)):
             if three:
-                for jy in range(max(iy - 1, 0), min(iy + 2, nby)):
+                for jy in range(max(iy - span, 0), min(iy + span + 1, nby)):
                     row = (jx * nby + jy) * nbz
-                    lo = row + max(iz - 1, 0)
-                    hi = row + min(iz + 1, nbz - 1)
+                    lo = row + max(iz - span, 0)
+                    hi = row + min(iz + span, nbz - 1)
                     vx, vy, vz = _scan(
                         i,
                         start[lo],
@@ -204,8 +218,8 @@ def contact_velocity(
                     ay += vy
                     az += vz
             else:
-                lo = jx * nby + max(iy - 1, 0)
-                hi = jx * nby + min(iy + 1, nby - 1)
+                lo = jx * nby + max(iy - span, 0)
+                hi = jx * nby + min(iy + span, nby - 1)
                 vx, vy, vz = _scan(
                     i,
                     start[lo],

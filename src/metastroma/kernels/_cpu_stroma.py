@@ -39,11 +39,12 @@ def count_msc_contacts(
     order: I64Array,
     bins: I64Array,
     out: I32Array,
+    span: int = 1,
 ) -> None:
     """Number of live MSCs in contact with each live epithelial cell (SCIENCE.md §4.7).
 
     Contact means d_ij < f S_ij, S_ij = ℓ_i R_i + ℓ_j R_j (§1.2), f = ``range_factor``.
-    The neighbour grid's bins must be at least f max S_ij wide. MSCs and dead cells get 0.
+    ``span`` bins on each side must cover f max S_ij. MSCs and dead cells get 0.
 
     Parameters
     ----------
@@ -65,11 +66,11 @@ def count_msc_contacts(
         ix = r // nby
         li = reach[kind[i]] * radius[i]
         count = 0
-        for jx in range(max(ix - 1, 0), min(ix + 2, nbx)):
-            for jy in range(max(iy - 1, 0), min(iy + 2, nby)):
+        for jx in range(max(ix - span, 0), min(ix + span + 1, nbx)):
+            for jy in range(max(iy - span, 0), min(iy + span + 1, nby)):
                 row = (jx * nby + jy) * nbz
-                lo = row + max(iz - 1, 0)
-                hi = row + min(iz + 1, nbz - 1)
+                lo = row + max(iz - span, 0)
+                hi = row + min(iz + span, nbz - 1)
                 for s in range(start[lo], start[hi + 1]):
                     j = order[s]
                     if kind[j] != MSC or state[j] != LIVE:
@@ -725,6 +726,7 @@ def exit_clusters(
     order: I64Array,
     bins: I64Array,
     leader_of: I64Array,
+    span: int = 1,
 ) -> int:
     """Assemble exit clusters; returns the number of events (SCIENCE.md §5.6).
 
@@ -755,11 +757,11 @@ def exit_clusters(
         r = b // nbz
         iy = r % nby
         ix = r // nby
-        for jx in range(max(ix - 1, 0), min(ix + 2, nbx)):
-            for jy in range(max(iy - 1, 0), min(iy + 2, nby)):
+        for jx in range(max(ix - span, 0), min(ix + span + 1, nbx)):
+            for jy in range(max(iy - span, 0), min(iy + span + 1, nby)):
                 row = (jx * nby + jy) * nbz
-                lo = row + max(iz - 1, 0)
-                hi = row + min(iz + 1, nbz - 1)
+                lo = row + max(iz - span, 0)
+                hi = row + min(iz + span, nbz - 1)
                 for s in range(start[lo], start[hi + 1]):
                     j = order[s]
                     if j == i or leader_of[j] >= 0:

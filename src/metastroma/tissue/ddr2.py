@@ -142,6 +142,7 @@ def update_ddr2(
             grid.order,
             grid.bins,
             contacts,
+            grid.span,
         )
     else:
         contacts[:n] = 0

@@ -200,6 +200,7 @@ def intravasate(
         grid.order,
         grid.bins,
         leader_of,
+        grid.span,
     )
     leaving = leader_of >= 0
     rows = np.flatnonzero(leaving)
