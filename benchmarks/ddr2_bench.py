@@ -148,9 +148,9 @@ def run_child(case: str, quick: bool) -> dict[str, Any]:
         path = Path(t) / "r.json"
         env = os.environ.copy()
         env.setdefault("NUMBA_CACHE_DIR", str(REPO / ".numba_cache"))
-        # OpenMP's own wait policy unless the caller set one, as benchmarks/run_benchmarks.py
-        # (the CLI sets PASSIVE, which costs up to 1.7× here on a quiet machine: many short
-        # parallel regions per mechanics step; see benchmarks/README.md)
+        # the wait policy the `metastroma` CLI runs with (PASSIVE) unless the caller set
+        # one: what a user of the CLI gets
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         cmd = [sys.executable, __file__, "--child", case, "--child-out", str(path)]
         if quick:
             cmd.append("--quick")
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "quick": args.quick,
         "load": os.getloadavg(),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
     }
     failed = False
     if "overhead" in cases:

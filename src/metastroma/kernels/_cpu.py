@@ -21,20 +21,43 @@ LIVE, APOPTOTIC, NECROTIC = 0, 1, 2  # values of the ``state`` column
 
 @njit(parallel=True, cache=True)
 def bin_of_cells(
-    pos: F64Array,
-    n: int,
-    lower: F64Array,
-    bin_um: F64Array,
-    n_bins: I64Array,
-    k0: I64Array,
-    box: I64Array,
-) -> I64Array:
-    """Flat (C-order) bin index of the first ``n`` cells in the box of bins ``k0 + [0, box)``.
+    pos: F64Array, n: int, lower: F64Array, bin_um: F64Array, n_bins: I64Array
+) -> tuple[I64Array, I64Array, I64Array]:
+    """Bins of the first ``n`` cells on the box of occupied bins of the domain grid.
 
-    Per axis the bin is ``floor((x − lower)/bin)`` clamped to the domain's ``n_bins``,
-    then counted from ``k0``; the box must hold every cell's bin.
+    Per axis a cell's bin is ``floor((x − lower)/bin)`` clamped to ``[0, n_bins)``; the
+    box runs from the lowest to the highest occupied bin per axis (found from the
+    extreme coordinates: the bin is monotone in x). Flat indices are C order on the box,
+    which keeps the domain grid's order.
+
+    Returns
+    -------
+    bins : (n,) int64
+        Flat bin of each cell in the box.
+    k0 : (dim,) int64
+        Domain-grid bin of the box's lower corner.
+    box : (dim,) int64
+        Bins of the box per axis (1 where there are no cells).
     """
     dim = pos.shape[1]
+    k0 = np.zeros(dim, dtype=np.int64)
+    box = np.ones(dim, dtype=np.int64)
+    if n > 0:
+        for a in range(dim):
+            lo = pos[0, a]
+            hi = pos[0, a]
+            for i in range(1, n):
+                x = pos[i, a]
+                lo = min(lo, x)
+                hi = max(hi, x)
+            k_lo = min(
+                max(int(np.floor((lo - lower[a]) / bin_um[a])), 0), n_bins[a] - 1
+            )
+            k_hi = min(
+                max(int(np.floor((hi - lower[a]) / bin_um[a])), 0), n_bins[a] - 1
+            )
+            k0[a] = k_lo
+            box[a] = k_hi - k_lo + 1
     out = np.empty(n, dtype=np.int64)
     for i in prange(n):
         b = 0
@@ -43,7 +66,7 @@ def bin_of_cells(
             k = min(max(k, 0), n_bins[a] - 1)
             b = b * box[a] + (k - k0[a])
         out[i] = b
-    return out
+    return out, k0, box
 
 
 @njit(cache=True)

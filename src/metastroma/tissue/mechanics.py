@@ -143,24 +143,9 @@ def build_neighbour_grid(
     order is the same as on the whole grid.
     """
     n = cells.n_live
-    pos = cells["pos_um"][:n]
-    if n:
-        k0 = _axis_bin(pos.min(axis=0), lower_um, bin_um, n_bins)
-        box = _axis_bin(pos.max(axis=0), lower_um, bin_um, n_bins) - k0 + 1
-    else:
-        k0 = np.zeros_like(n_bins)
-        box = np.ones_like(n_bins)
-    bins = backend.bin_of_cells(cells["pos_um"], n, lower_um, bin_um, n_bins, k0, box)
+    bins, k0, box = backend.bin_of_cells(cells["pos_um"], n, lower_um, bin_um, n_bins)
     start, order = backend.counting_sort(bins, int(math.prod(box.tolist())))
     return NeighbourGrid(lower_um + k0 * bin_um, bin_um, box, bins, start, order, span)
-
-
-def _axis_bin(
-    x: F64Array, lower_um: F64Array, bin_um: F64Array, n_bins: I64Array
-) -> I64Array:
-    """Per-axis bin of the points ``x`` as ``bin_of_cells`` computes it (monotone in x)."""
-    k = np.floor((x - lower_um) / bin_um).astype(np.int64)
-    return np.clip(k, 0, n_bins - 1)
 
 
 def contact_velocity(
