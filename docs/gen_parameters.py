@@ -149,6 +149,8 @@ DDR2_TABLES: dict[str, list[tuple[str, str]]] = {
         ("intravasation.capture_radii", "capture distance / R"),
         ("intravasation.fibre_gain", "g_f"),
         ("intravasation.cluster_probability", "p_cl"),
+        ("intravasation.lymphatic_doorway_density_per_mm2", "n_lymph"),
+        ("intravasation.lymphatic_doorway_positions_um", "—"),
     ],
     "measure": [
         ("measure.invasion_threshold_um", "d_inv"),
@@ -255,7 +257,8 @@ INTROS = {
     "msc_rules": "MSC DDR2 genotype and recruitment (SCIENCE.md §4.10).",
     "intravasation": (
         "Exits of cancer cells at vessel doorways (SCIENCE.md §5.6, Table 5.4): doorways, "
-        "hazard, clusters. Off by default; each exit is a row of `events.parquet`."
+        "hazard, clusters; lymphatic doorways (none by default) follow the same rule. Off "
+        "by default; each exit is a row of `events.parquet`."
     ),
     "measure": (
         "Definitions used by the DDR2 and collagen columns of `metrics.parquet` "

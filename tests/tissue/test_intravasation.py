@@ -456,3 +456,274 @@ def test_doorway_count_rounds_half_up_and_an_impossible_exclusion_is_an_error() 
     )
     with pytest.raises(PlacementError, match="exclusion_radius_um = 800"):
         doorway_positions(bad)
+
+
+# ------------------------------------------------------------------ lymphatic doorways
+
+#: Blood doorways and exits of ``_scenario(DOORS[:2], base_hazard_per_min=0.2,
+#: cluster_probability=0.3, doorway_density_per_mm2=20.0)`` over three blocks, recorded
+#: at c03dd4a, before lymphatic doorways existed: float.hex of the doorway coordinates,
+#: then (step, doorway, leader_id, cell_ids) of each event.
+PRE_LYMPH_DOORS = [
+    ["0x1.f0059826c0810p+4", "-0x1.7f90a7ea59ee0p+4"],
+    ["-0x1.404e36c986e3ep+6", "0x1.d38466216ec54p+6"],
+    ["0x1.2eb63ea447fb8p+4", "-0x1.418a526be0508p+7"],
+    ["0x1.4cccccccccccdp+0", "0x1.6666666666666p-1"],
+    ["0x1.9000000000000p+5", "0x1.e000000000000p+4"],
+]
+PRE_LYMPH_EVENTS = [
+    (0, 0, 10, [10]),
+    (0, 0, 24, [24]),
+    (0, 0, 28, [14, 28, 32, 40, 44]),
+    (0, 4, 30, [12, 16, 26, 30, 34, 42, 46]),
+    (0, 4, 72, [70, 72, 84, 96, 108]),
+    (60, 3, 0, [0]),
+    (60, 3, 2, [1, 2, 6, 7]),
+    (60, 3, 4, [3, 4, 8]),
+]
+
+
+def _canon(events: list[dict[str, Any]], **update: Any) -> list[dict[str, Any]]:
+    """Events with NaN made comparable (``nan != nan``) and some fields replaced."""
+    return [
+        {
+            k: "nan" if isinstance(v, float) and math.isnan(v) else v
+            for k, v in {**e, **update}.items()
+        }
+        for e in events
+    ]
+
+
+def _run_blocks(sc: Scenario, n_blocks: int) -> tuple[TissueSimulation, list[Any]]:
+    sim = TissueSimulation.from_scenario(sc)
+    events: list[dict[str, Any]] = []
+    for _ in range(n_blocks):
+        events += sim.advance_block().events
+    return sim, events
+
+
+def test_lymphatic_doorways_off_leave_blood_doorways_and_exits_as_before() -> None:
+    common: dict[str, Any] = {
+        "base_hazard_per_min": 0.2,
+        "cluster_probability": 0.3,
+        "doorway_density_per_mm2": 20.0,  # 0.16 mm² → 3 random doorways
+    }
+    default, events = _run_blocks(_scenario(DOORS[:2], **common), 3)
+    explicit, events_0 = _run_blocks(
+        _scenario(
+            DOORS[:2],
+            lymphatic_doorway_density_per_mm2=0.0,
+            lymphatic_doorway_positions_um=[],
+            **common,
+        ),
+        3,
+    )
+    expected = np.array([[float.fromhex(x) for x in p] for p in PRE_LYMPH_DOORS])
+    np.testing.assert_array_equal(default.doors, expected)  # bit for bit
+    np.testing.assert_array_equal(explicit.doors, expected)
+    np.testing.assert_array_equal(default.door_vessel, np.zeros(5, np.int8))
+    got = [(e["step"], e["doorway"], e["leader_id"], e["cell_ids"]) for e in events]
+    assert got == PRE_LYMPH_EVENTS
+    assert _canon(events_0) == _canon(events)  # every field, floats included
+    assert {e["vessel"] for e in events} == {"blood"}
+    for sim in (default, explicit):
+        c = sim.counters
+        assert (c.events, c.cells) == (8, 27)
+        assert (c.events_lymph, c.cells_lymph, c.exposure_lymph_min) == (0, 0, 0.0)
+    assert explicit.counters.exposure_min == default.counters.exposure_min
+
+
+@pytest.mark.parametrize(
+    ("extent", "density", "expected"),
+    [
+        ((1000.0, 1000.0), 10.0, 10),
+        ((2000.0, 1000.0), 2.6, 5),  # 5.2
+        ((1000.0, 500.0), 3.4, 2),  # 1.7
+        ((1000.0, 1000.0), 2.5, 3),  # half up
+        ((400.0, 400.0), 2.5, 0),  # 0.4
+    ],
+)
+def test_lymphatic_doorway_count_is_the_rounded_expected_number(
+    extent: tuple[float, float], density: float, expected: int
+) -> None:
+    from metastroma.tissue.vessels import Vessel, doorways, lymphatic_doorway_positions
+
+    sc = _door_scenario(
+        extent,
+        1.0,
+        lymphatic_doorway_density_per_mm2=density,
+        lymphatic_doorway_positions_um=[[5.0, 6.0, 7.0]],
+    )
+    lymph = lymphatic_doorway_positions(sc)
+    assert lymph.shape == (expected + 1, 2)
+    assert np.all((lymph[:-1] >= 0) & (lymph[:-1] <= np.asarray(extent)))
+    np.testing.assert_array_equal(lymph[-1], [5.0, 6.0])  # the given one comes last
+    xy, vessel = doorways(sc)
+    blood = doorway_positions(sc)
+    np.testing.assert_array_equal(xy, np.concatenate([blood, lymph]))
+    np.testing.assert_array_equal(
+        vessel, [Vessel.BLOOD] * blood.shape[0] + [Vessel.LYMPH] * (expected + 1)
+    )
+
+
+def test_lymphatic_doorways_have_their_own_streams_and_respect_the_exclusion() -> None:
+    from metastroma.tissue.setup import PlacementError
+    from metastroma.tissue.vessels import doorways, lymphatic_doorway_positions
+
+    plain = _door_scenario((1000.0, 1000.0), 20.0, exclusion_radius_um=350.0)
+    sc = _door_scenario(
+        (1000.0, 1000.0),
+        20.0,
+        exclusion_radius_um=350.0,
+        lymphatic_doorway_density_per_mm2=20.0,
+    )
+    xy, vessel = doorways(sc)
+    assert xy.shape == (40, 2)
+    np.testing.assert_array_equal(xy[:20], doorway_positions(plain))  # blood unchanged
+    lymph = xy[vessel == 1]
+    assert lymph.shape == (20, 2)
+    assert np.hypot(*(lymph - 500.0).T).min() >= 350.0
+    assert not np.isin(lymph, xy[:20]).any()  # not the blood doorways' draws
+    free = lymphatic_doorway_positions(
+        _door_scenario((1000.0, 1000.0), 0.0, lymphatic_doorway_density_per_mm2=20.0)
+    )
+    assert np.hypot(*(free - 500.0).T).min() < 350.0  # the radius did something
+    bad = _door_scenario(
+        (1000.0, 1000.0),
+        0.0,
+        exclusion_radius_um=800.0,
+        lymphatic_doorway_density_per_mm2=2.0,
+    )
+    with pytest.raises(PlacementError, match="of the 2 random lymphatic doorways"):
+        doorways(bad)
+
+
+@pytest.mark.parametrize("fields_on", [True, False])
+def test_a_lymphatic_doorway_has_the_blood_doorways_hazard(fields_on: bool) -> None:
+    # the same five doorways, all blood or all lymphatic: the same exits at the same
+    # steps (same seed), only the vessel differs
+    kw: dict[str, Any] = {"base_hazard_per_min": 0.2, "cluster_probability": 0.3}
+    blood, ev_b = _run_blocks(_scenario(DOORS, fields_on=fields_on, **kw), 3)
+    lymph, ev_l = _run_blocks(
+        _scenario([], fields_on=fields_on, lymphatic_doorway_positions_um=DOORS, **kw),
+        3,
+    )
+    np.testing.assert_array_equal(lymph.doors, blood.doors)
+    np.testing.assert_array_equal(lymph.door_vessel, np.ones(5, np.int8))
+    assert len(ev_b) >= 4
+    assert {e["vessel"] for e in ev_b} == {"blood"}
+    assert {e["vessel"] for e in ev_l} == {"lymph"}
+    assert _canon(ev_l, vessel="blood") == _canon(ev_b)
+    cb, cl = blood.counters, lymph.counters
+    assert (cl.events, cl.cells, cl.exposure_min) == (
+        cb.events,
+        cb.cells,
+        cb.exposure_min,
+    )
+    assert (cl.events_lymph, cl.cells_lymph) == (cb.events, cb.cells)
+    assert cl.exposure_lymph_min == cl.exposure_min > 0
+    assert (cb.events_lymph, cb.cells_lymph, cb.exposure_lymph_min) == (0, 0, 0.0)
+
+
+def test_mixed_doorways_split_exits_and_exposure_by_vessel() -> None:
+    # doorways 0–2 blood, 3–4 lymphatic: the same order as DOORS, so the same exits
+    kw: dict[str, Any] = {"base_hazard_per_min": 0.2, "cluster_probability": 0.3}
+    blood, ev_b = _run_blocks(_scenario(DOORS, **kw), 3)
+    mixed, ev_m = _run_blocks(
+        _scenario(DOORS[:3], lymphatic_doorway_positions_um=DOORS[3:], **kw), 3
+    )
+    np.testing.assert_array_equal(mixed.door_vessel, [0, 0, 0, 1, 1])
+    for e in ev_m:
+        assert e["vessel"] == ("lymph" if e["doorway"] >= 3 else "blood")
+    assert _canon(ev_m, vessel="blood") == _canon(ev_b)
+    lymph = [e for e in ev_m if e["vessel"] == "lymph"]
+    assert 0 < len(lymph) < len(ev_m)  # the case has both
+    c = mixed.counters
+    assert c.events == len(ev_m)
+    assert c.events_lymph == len(lymph)
+    assert c.cells == sum(e["cluster_size"] for e in ev_m)
+    assert c.cells_lymph == sum(e["cluster_size"] for e in lymph)
+    assert 0 < c.exposure_lymph_min < c.exposure_min
+    assert c.exposure_min == blood.counters.exposure_min
+    # by hand: without DDR2 and collagen h/h₀ = 1 at every doorway (h₀ = 0: no exits)
+    still = _scenario(
+        DOORS[:3],
+        fields_on=False,
+        lymphatic_doorway_positions_um=DOORS[3:],
+        base_hazard_per_min=0.0,
+    )
+    sim = TissueSimulation.from_scenario(still)
+    cells = sim.cells
+    cancer = cells.live("kind") == CellKind.CANCER
+    pos = cells.live("pos_um")[cancer][:, :2]
+    d2 = ((pos[:, None, :] - np.asarray(DOORS)[None]) ** 2).sum(-1)
+    near = d2.min(1) < (2 * cells.live("radius_um")[cancer]) ** 2
+    n_lymph = int(np.count_nonzero(near & (d2.argmin(1) >= 3)))
+    n_blood = int(np.count_nonzero(near & (d2.argmin(1) < 3)))
+    assert n_lymph >= 1 and n_blood >= 1
+    sim.advance_block()
+    dt = still.time.dt_phenotype_min
+    assert sim.counters.exposure_lymph_min == pytest.approx(n_lymph * dt)
+    assert sim.counters.exposure_min == pytest.approx((n_lymph + n_blood) * dt)
+    # a resumed simulation keeps the split
+    back = TissueSimulation.from_state_arrays(mixed.scenario, mixed.state_arrays())
+    assert back.counters == mixed.counters
+
+
+def test_a_run_directory_splits_metrics_and_events_by_vessel(tmp_path: Any) -> None:
+    import pyarrow.parquet as pq
+
+    from metastroma.runner import run
+
+    sc = _scenario(
+        DOORS[:3],
+        lymphatic_doorway_positions_um=DOORS[3:],
+        base_hazard_per_min=0.2,
+        cluster_probability=0.3,
+    )
+    sc = scenario_from_dict(
+        {
+            **sc.model_dump(mode="json"),
+            "time": {"duration_min": 180},
+            "output": {
+                "metrics_every_min": 60,
+                "snapshot_every_min": 180,
+                "fields_every_min": 180,
+                "checkpoint_every_min": 180,
+            },
+        },
+        "split",
+    )
+    run(sc, tmp_path / "r", threads=1)
+    ev = pq.read_table(tmp_path / "r" / "events.parquet").to_pandas()
+    m = pq.read_table(tmp_path / "r" / "metrics.parquet").to_pandas().iloc[-1]
+    is_lymph = ev["vessel"] == "lymph"
+    assert set(ev["vessel"]) == {"blood", "lymph"}
+    assert m["exit_events_total"] == len(ev)
+    assert m["exit_events_lymph_total"] == is_lymph.sum()
+    assert m["exit_cells_total"] == ev["cluster_size"].sum()
+    assert m["exit_cells_lymph_total"] == ev["cluster_size"][is_lymph].sum()
+    assert 0 < m["door_exposure_lymph_min_total"] < m["door_exposure_min_total"]
+
+
+def test_a_negative_lymphatic_density_is_refused_naming_the_key(tmp_path: Any) -> None:
+    from metastroma.config import load_scenario
+    from metastroma.errors import ConfigError
+
+    path = tmp_path / "neg.yaml"
+    path.write_text(
+        "intravasation:\n  enabled: true\n  lymphatic_doorway_density_per_mm2: -1\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path)
+    first = str(info.value).splitlines()[0]
+    assert first.startswith("neg.yaml:3: ")
+    assert "intravasation.lymphatic_doorway_density_per_mm2 = -1" in first
+    assert "must be >= 0" in first
+    path.write_text(
+        "intravasation:\n  lymphatic_doorway_positions_um: [[1.0, .nan]]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match="lymphatic_doorway_positions_um"):
+        load_scenario(path)

@@ -508,8 +508,22 @@ class IntravasationConfig(_Model):
         description="p_cl, the leaving cell takes its contacting cancer-cell neighbours [A] 0.3; "
         "range 0.1–0.5.",
     )
+    lymphatic_doorway_density_per_mm2: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0e4,
+        description="n_lymph, lymphatic doorways per mm² of the x–y section, placed like the "
+        "random blood doorways (same exclusion radius, own streams); exit there follows the same "
+        "rule with the same h₀ and gains, SCIENCE.md §5.6: off by default (the blood/lymph split "
+        "is a body-scale parameter, f_lymph §7.3) [A] 0.",
+    )
+    lymphatic_doorway_positions_um: list[list[float]] = Field(
+        default_factory=list,
+        description="Lymphatic doorways at given points (x, y; a z is ignored: 3D doorways are "
+        "lines along z), SCIENCE.md §5.6 [A] none.",
+    )
 
-    @field_validator("doorway_positions_um")
+    @field_validator("doorway_positions_um", "lymphatic_doorway_positions_um")
     @classmethod
     def _finite(cls, v: list[list[float]]) -> list[list[float]]:
         for p in v:

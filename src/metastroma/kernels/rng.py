@@ -49,6 +49,8 @@ RECRUIT_POS_A = 21
 RECRUIT_POS_B = 22
 RECRUIT_POS_C = 23
 RECRUIT_FACE = 24
+LYMPH_DOORWAY_X = 25
+LYMPH_DOORWAY_Y = 26
 # body scale (per patient: cell_id is the patient id); numbered from 1001 so that a
 # patient stream can never coincide with a tissue stream
 GROWTH_RATE = 1001

@@ -6,7 +6,9 @@ Primary members (the tumour at a scan point), over the window [t₀, t₁] of th
   (mean cancer-cell DDR2 activity A);
 - ``hazard_per_min``: h̄ = h₀ × Δ``door_exposure_min_total`` / Δ``cancer_cell_min_total``
   over the window, the *expected* exits per cancer cell per minute given the cells'
-  trajectories (exposure = Σ Δt Σ h/h₀ over the cells at doorways, SCIENCE.md §5.6).
+  trajectories (exposure = Σ Δt Σ h/h₀ over the cells at doorways, SCIENCE.md §5.6; every
+  doorway, lymphatic ones included: the body splits shedding into lymph and blood with its
+  own f_lymph, §7.3).
   It has far less noise than the realised exits (a few per run) and the same expectation;
   h₀ is the scenario's ``intravasation.base_hazard_per_min`` and cancels in r_intra;
 - ``realised_per_min``: Δ``exit_cells_total`` / Δ``cancer_cell_min_total`` (a check);

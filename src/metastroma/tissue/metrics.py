@@ -134,7 +134,8 @@ def measure_stroma(
       MSCs; cell–fibre agreement K = ⟨2 (m̂·f)² − 1⟩ (= ⟨cos 2(φ − θ)⟩ in 2D).
     - Invasion: signed distance of live cancer cells beyond the bulk edge; 95th
       percentile and maximum beyond it; cells farther than ``measure.invasion_threshold_um``.
-    - Exits: running totals (events, cells, cancer cell-minutes, doorway exposure).
+    - Exits: running totals (events, cells, cancer cell-minutes, doorway exposure), over
+      all doorways and over the lymphatic ones alone.
     """
     from metastroma.analysis.alignment import cell_alignment
     from metastroma.tissue.edge import distance_at, invasion_stats, tumour_edge
@@ -168,6 +169,9 @@ def measure_stroma(
     row["exit_cells_total"] = float(c.cells)
     row["cancer_cell_min_total"] = c.cancer_cell_min
     row["door_exposure_min_total"] = c.exposure_min
+    row["exit_events_lymph_total"] = float(c.events_lymph)
+    row["exit_cells_lymph_total"] = float(c.cells_lymph)
+    row["door_exposure_lymph_min_total"] = c.exposure_lymph_min
     row["msc_recruited_total"] = float(c.recruited)
     if ecm is None:
         return row

@@ -98,7 +98,7 @@ from metastroma.tissue.oxygen import (
 )
 from metastroma.tissue.setup import initial_cells
 from metastroma.tissue.state import COLUMNS, Cells
-from metastroma.tissue.vessels import doorway_positions, intravasate
+from metastroma.tissue.vessels import doorways, intravasate
 
 #: Neighbour bins scanned on each side of a cell's bin; bins are reach / span wide
 #: (``mechanics.neighbour_grid_shape``). 2 tests ~30 % fewer pairs than 1 in 2D.
@@ -121,7 +121,7 @@ class ExitCounters:
     Attributes
     ----------
     events, cells : int
-        Exit events and cells that left.
+        Exit events and cells that left (into blood or lymph).
     cancer_cell_min : float, cell·min
         Σ live cancer cells × Δt_ph: the denominator of the tumour-average exit rate.
     exposure_min : float, min
@@ -129,6 +129,10 @@ class ExitCounters:
         = h₀ × exposure_min (calibration of h₀, E4).
     recruited : int
         MSCs recruited.
+    events_lymph, cells_lymph : int
+        The exit events and cells among ``events``, ``cells`` at lymphatic doorways.
+    exposure_lymph_min : float, min
+        The part of ``exposure_min`` at lymphatic doorways.
     """
 
     events: int = 0
@@ -136,6 +140,9 @@ class ExitCounters:
     cancer_cell_min: float = 0.0
     exposure_min: float = 0.0
     recruited: int = 0
+    events_lymph: int = 0
+    cells_lymph: int = 0
+    exposure_lymph_min: float = 0.0
 
 
 class TissueSimulation:
@@ -192,10 +199,11 @@ class TissueSimulation:
         self.edge_radius_um = edge_state[1] if edge_state else math.nan
         self.edge: TumourEdge | None = None
         self.doors = np.zeros((0, 2))
+        self.door_vessel = np.zeros(0, dtype=np.int8)  # tissue.vessels.Vessel per door
         if scenario.intravasation.enabled:
             vox = vessel_voxels(scenario, oxygen.grid)
             centres = _voxel_centres_xy(oxygen, vox)
-            self.doors = doorway_positions(scenario, centres)
+            self.doors, self.door_vessel = doorways(scenario, centres)
         self._no_field = make_placeholder_field(scenario.dim)
         self._elem = np.zeros(cells.capacity, dtype=np.int64)
         self._writers = True  # set at each phenotype step
@@ -280,6 +288,7 @@ class TissueSimulation:
                 self.cells,
                 sc,
                 self.doors,
+                self.door_vessel,
                 grid,
                 self.mech.reach,
                 self.ecm,
@@ -292,6 +301,9 @@ class TissueSimulation:
             self.counters.events += len(events)
             self.counters.cells += rep_x.n_cells_left
             self.counters.exposure_min += rep_x.exposure_sum * self.dt_ph
+            self.counters.events_lymph += rep_x.n_events_lymph
+            self.counters.cells_lymph += rep_x.n_cells_left_lymph
+            self.counters.exposure_lymph_min += rep_x.exposure_sum_lymph * self.dt_ph
         rep = advance_lifecycle(
             self.cells,
             self.life,
@@ -538,6 +550,8 @@ class TissueSimulation:
                 self.edge_radius_um,
             ]
         )
+        out["stroma/lymph_counts"] = np.array([c.events_lymph, c.cells_lymph], np.int64)
+        out["stroma/lymph_floats"] = np.array([c.exposure_lymph_min])
         return out
 
     @classmethod
@@ -567,7 +581,9 @@ class TissueSimulation:
             ecm.restore(arrays)
         ev, nc, rec = (int(x) for x in arrays["stroma/counts"])
         cmin, expo, speed, radius = (float(x) for x in arrays["stroma/floats"])
-        counters = ExitCounters(ev, nc, cmin, expo, rec)
+        ev_l, nc_l = (int(x) for x in arrays["stroma/lymph_counts"])
+        (expo_l,) = (float(x) for x in arrays["stroma/lymph_floats"])
+        counters = ExitCounters(ev, nc, cmin, expo, rec, ev_l, nc_l, expo_l)
         return cls(
             scenario, cells, oxygen, step, backend, ecm, counters, (speed, radius)
         )
