@@ -138,6 +138,8 @@ DDR2_TABLES: dict[str, list[tuple[str, str]]] = {
         ("ecm.motility_density_low", "ρ_L"),
         ("ecm.motility_density_ideal", "ρ_I"),
         ("ecm.motility_density_high", "ρ_H"),
+        ("ecm.microtrack_speed_gain", "g_mt"),
+        ("ecm.microtrack_max_density", "ρ_mt"),
     ],
     "intravasation": [
         ("intravasation.enabled", "—"),

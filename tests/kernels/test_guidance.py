@@ -152,8 +152,9 @@ def _run(
     step: int = 0,
     seed: int = 9,
     tables: Any = None,
+    mt_gain: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """One call of the motility kernel; all cells in one ECM element."""
+    """One call of the motility kernel; all cells in one ECM element (ρ_mt = 0.5)."""
     n, dim = direction.shape
     t = tables if tables is not None else _tables()[0]
     pos = np.zeros((n, dim))
@@ -208,6 +209,8 @@ def _run(
         0.0,
         0.5,
         1.0,
+        mt_gain,
+        0.5,
         np.full(dim, -1000.0),
         np.full(dim, 1000.0),
         False,
@@ -315,6 +318,38 @@ def test_no_field_or_no_guidance_keeps_the_walk_direction_and_the_ddr2_speed() -
     # ρ ≤ ρ_L with the window on: no active motion at all
     stopped = _run(**c, rho=0.0, aniso=1.0, fibre=fibre, tables=tab)
     np.testing.assert_array_equal(stopped["motility"], 0.0)
+
+
+@pytest.mark.parametrize(
+    ("rho", "aniso"), [(0.1, 0.8), (0.25, 1.0), (0.4, 0.3), (0.5, 0.9), (0.8, 0.9)]
+)
+def test_microtrack_bonus_scales_the_speed_as_specified(
+    rho: float, aniso: float
+) -> None:
+    # SCIENCE.md §5.5's optional bonus: speed × (1 + g_mt a max(0, 1 − ρ/ρ_mt)), ρ_mt 0.5;
+    # the direction is untouched; g_mt = 0 is exactly the plain kernel
+    c = _case(2)
+    fibre = np.array([np.cos(1.1), np.sin(1.1)])
+    tab = _tables()[0]
+    base = _run(**c, rho=rho, aniso=aniso, fibre=fibre, tables=tab)
+    off = _run(**c, rho=rho, aniso=aniso, fibre=fibre, tables=tab, mt_gain=0.0)
+    np.testing.assert_array_equal(off["motility"], base["motility"])
+    bonus = _run(**c, rho=rho, aniso=aniso, fibre=fibre, tables=tab, mt_gain=0.8)
+    factor = 1.0 + 0.8 * aniso * max(0.0, 1.0 - rho / 0.5)
+    np.testing.assert_allclose(
+        bonus["motility"], factor * base["motility"], rtol=1e-13, atol=1e-15
+    )
+    assert (factor > 1.0) == (rho < 0.5)
+
+
+def test_microtrack_bonus_needs_the_collagen_field() -> None:
+    c = _case(2)
+    fibre = np.array([1.0, 0.0])
+    tab = _tables()[0]
+    kw = {"rho": 0.1, "aniso": 1.0, "fibre": fibre, "ecm_on": False, "tables": tab}
+    np.testing.assert_array_equal(
+        _run(**c, **kw, mt_gain=1.0)["motility"], _run(**c, **kw)["motility"]
+    )
 
 
 def test_speed_gain_is_off_when_ddr2_is_disabled() -> None:

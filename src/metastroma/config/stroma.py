@@ -415,6 +415,26 @@ class EcmConfig(_Model):
     motility_density_high: float = Field(
         1.0, ge=0.0, le=1.0, description="ρ_H, no motion at or above [C] M24 1."
     )
+    microtrack_speed_gain: float = Field(
+        0.0,
+        ge=0.0,
+        le=3.0,
+        description=(
+            "g_mt, the optional micro-track bonus of SCIENCE.md §5.5: speed × (1 + g_mt a "
+            "max(0, 1 − ρ/ρ_mt)), faster in aligned, locally sparse matrix (Kraning-Rush "
+            "2013 [V qualitative]: micro-tracks raise MDA-MB-231 speed). 0 = off "
+            "(default) [A]; range 0–1."
+        ),
+    )
+    microtrack_max_density: float = Field(
+        0.5,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "ρ_mt: no micro-track bonus at or above this density; largest in an empty "
+            "aligned element [A] (default the baseline ρ₀ 0.5; range 0.3–0.8)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _window(self) -> Self:

@@ -230,6 +230,7 @@ def stroma_row(sim: TissueSimulation) -> dict[str, float]:
     h0 = sim.scenario.intravasation.base_hazard_per_min
     c = sim.counters
     row["expected_exits"] = h0 * c.exposure_min
+    row["cancer_cell_min"] = c.cancer_cell_min
     row["exit_rate_per_min"] = (
         c.cells / c.cancer_cell_min if c.cancer_cell_min > 0 else math.nan
     )

@@ -4,11 +4,15 @@ Protocol (SCIENCE.md §11 E9):
 
 (i) **Dose–response**: the WT reference tumour (R₀ = 175 µm, 48 h; 'small': R₀ = 100 µm,
     36 h) with an inhibitor occupying θ_I of the receptors from day 0, θ_I = 0, 0.25, 0.5,
-    0.75, 0.95 ('small': 0, 0.5, 0.95), and the cancer-KO arm. (The day-7 start of
-    SCIENCE.md needs a primary older than the runs here and is not run.) Measured at the
-    end: mean cancer A; band coherency C (mean over the last 6 h); invasion depth (95th
-    percentile beyond the edge, µm); expected exits per cancer cell-minute (h₀ ×
-    exposure, E4) and the realized count.
+    0.75, 0.95 ('small': 0, 0.5, 0.95), and the cancer-KO arm. **Late start** (SCIENCE.md's
+    "from day 7", treatment of an established tumour): θ_I = 0.5 and 0.95 from half-way
+    through the run (24 h; 'small': 18 h), when DDR2 activity has reached its plateau
+    (τ_on ≈ 2 h) and the collagen has been remodelled for a day; a 7-day-old primary
+    (~30 × the cells) is beyond these runs' budget, so the start is scaled to the run.
+    Measured at the end: mean cancer A; band coherency C (mean over the last 6 h);
+    invasion depth (95th percentile beyond the edge, µm); expected exits per cancer
+    cell-minute (h₀ × exposure, E4; for the late start over the treated window only) and
+    the realized count.
 (ii) **Hypoxia**: a packed 2D spheroid of radius 400 µm (≈ 2000 cells; 'small': 300 µm)
     without MSCs or collagen field, whose core falls below the 15-mmHg hypoxic threshold,
     with hypoxic induction k_hyp = 0.5 k_ind on vs off, 24 h. Measured: mean D of live
@@ -19,7 +23,8 @@ Protocol (SCIENCE.md §11 E9):
 
 Pass: (i) monotone (no significant reversal, paired; last − first CI < 0) fall of A, C,
 invasion depth and expected exits with θ_I, and θ_I = 0.95 closer to the cancer-KO arm
-than to θ_I = 0 in each; (ii) mean D higher in hypoxic than normoxic cells with hypoxic
+than to θ_I = 0 in each; the same monotone fall for the late start (θ_I = 0, 0.5, 0.95,
+the untreated arm shared); (ii) mean D higher in hypoxic than normoxic cells with hypoxic
 induction on (paired CI > 0); (iii) the WT − KO difference in a larger in the band than
 inside, ratio > 2 [A] (tested as band − 2 × inside > 0, CI, with the band difference > 0).
 """
@@ -87,6 +92,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "r0_um": 100.0,
         "duration_h": 36.0,
         "doses": (0.0, 0.5, 0.95),
+        "late_doses": (0.5, 0.95),
+        "late_start_h": 18.0,
         "hypoxic_radius_um": 300.0,
         "hypoxic_h": 24.0,
     },
@@ -95,6 +102,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "r0_um": R0_UM,
         "duration_h": 48.0,
         "doses": (0.0, 0.25, 0.5, 0.75, 0.95),
+        "late_doses": (0.5, 0.95),
+        "late_start_h": 24.0,
         "hypoxic_radius_um": 400.0,
         "hypoxic_h": 24.0,
     },
@@ -104,6 +113,11 @@ SIZES: dict[str, dict[str, Any]] = {
 def dose_arm(theta: float) -> str:
     """Arm name of a dose."""
     return f"theta_{theta:.2f}"
+
+
+def late_arm(theta: float) -> str:
+    """Arm name of a dose started half-way through the run (θ = 0 is the untreated arm)."""
+    return dose_arm(0.0) if theta == 0.0 else f"theta_{theta:.2f}_late"
 
 
 def hypoxic_spheroid(radius_um: float) -> dict[str, Any]:
@@ -162,9 +176,13 @@ def analyse(ctx: RunContext) -> tuple[Batch, list[Effect], dict[str, Any]]:
     wt = spheroid(float(p["r0_um"]))
     doses = tuple(float(x) for x in p["doses"])
     arms = {dose_arm(d): inhibitor(wt, d) for d in doses}
+    late = (0.0, *(float(x) for x in p["late_doses"]))
+    late_start = float(p["late_start_h"]) * 60.0
+    for d in late[1:]:
+        arms[late_arm(d)] = inhibitor(wt, d, start_min=late_start)
     arms["cancer_ko"] = cancer_ko(wt)
     arms["slie"] = slie_host(wt)
-    times = hours(*np.arange(dur - 6.0, dur + 0.5, 1.0))
+    times = hours(float(p["late_start_h"]), *np.arange(dur - 6.0, dur + 0.5, 1.0))
     main = ctx.run(arms, StromaProbe(), times, label="E9 doses")
     hyp_base = hypoxic_spheroid(float(p["hypoxic_radius_um"]))
     hyp = ctx.run(
@@ -216,6 +234,36 @@ def analyse(ctx: RunContext) -> tuple[Batch, list[Effect], dict[str, Any]]:
                 f"θ_I = {doses[-1]:g} approaches cancer-KO in {label}: |m(θ) − m(KO)| / |m(θ) − m(0)| < 1",
                 bool(math.isfinite(ci.estimate) and ci.estimate < 1.0),
                 f"KO mean {nanmean(ko):.4g}",
+            )
+        )
+
+    def late_metric(arm: str, col: str) -> np.ndarray:
+        if col != "expected_rate_per_min":
+            return metric(arm, col)
+        # the rate over the treated window only (the cumulative rate mixes in the
+        # untreated first half)
+        de = values(t, arm, "expected_exits", end, n) - values(
+            t, arm, "expected_exits", late_start, n
+        )
+        dm = values(t, arm, "cancer_cell_min", end, n) - values(
+            t, arm, "cancer_cell_min", late_start, n
+        )
+        return de / dm
+
+    for col, label in DOSE_METRICS:
+        groups = [late_metric(late_arm(d), col) for d in late]
+        mono = monotone_check(groups, decreasing=True, allow_noise=True, paired=True)
+        effects.append(
+            Effect(
+                f"late_dose_monotone_{col}",
+                " → ".join(late_arm(d) for d in late),
+                mono.trend.estimate,
+                mono.trend.low,
+                mono.trend.high,
+                f"started at {late_start / 60:g} h: {label} falls monotonically with θ_I "
+                f"(no significant reversal; θ = {late[-1]:g} − 0 CI < 0)",
+                mono.monotone,
+                f"means {', '.join(f'{x:.4g}' for x in mono.means)}; ordered: {mono.ordered}; reversals: {mono.reversals}",
             )
         )
     realized = {d: values(t, dose_arm(d), "exit_cells_total", end, n) for d in doses}
@@ -293,7 +341,12 @@ def analyse(ctx: RunContext) -> tuple[Batch, list[Effect], dict[str, Any]]:
     return (
         batch,
         effects,
-        {"doses": list(doses), "hypoxic_threshold_mmhg": HYPOXIC_MMHG},
+        {
+            "doses": list(doses),
+            "late_doses": list(late[1:]),
+            "late_start_min": late_start,
+            "hypoxic_threshold_mmhg": HYPOXIC_MMHG,
+        },
     )
 
 
@@ -314,6 +367,15 @@ def figure(result: ExperimentResult) -> Figure:
             "inhibitor",
             PALETTE[0],
         )
+        late = [0.0, *(float(x) for x in p.get("late_doses", ()))]
+        if len(late) > 1:
+            line_ci(
+                ax,
+                late,
+                [values(t, late_arm(d), col, end, n) for d in late],
+                f"from {float(p['late_start_h']):g} h",
+                PALETTE[2],
+            )
         ko = values(t, "cancer_ko", col, end, n)
         ax.axhline(
             float(nanmean(ko)), color=PALETTE[1], ls="--", lw=1.2, label="cancer-KO"
@@ -361,6 +423,7 @@ def criteria() -> tuple[str, ...]:
     names: list[str] = []
     for col, _ in DOSE_METRICS:
         names += [f"dose_monotone_{col}", f"high_dose_near_ko_{col}"]
+    names += [f"late_dose_monotone_{col}" for col, _ in DOSE_METRICS]
     return (*names, "hypoxic_minus_normoxic_d_on", "boundary_specificity_a")
 
 

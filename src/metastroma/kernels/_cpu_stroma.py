@@ -285,6 +285,8 @@ def guided_motility_and_integrate(
     rho_lo: float,
     rho_mid: float,
     rho_hi: float,
+    mt_gain: float,
+    mt_rho: float,
     lower: F64Array,
     upper: F64Array,
     wall_on: bool,
@@ -301,7 +303,9 @@ def guided_motility_and_integrate(
     - persistence T = T_p (1 + g_T x)(1 + g_γ γ); with probability Δt/T (always if T < Δt
       or the cell has no direction yet) d̂ = (b ĝ + (1 − b) ξ)/|·| (§1.3);
     - if s ≥ 1e-4: m̃ = (1 − γ) c₁ d_⊥ + c₂ f, else m̃ = d̂;
-    - speed v = v_base (1 + g_v x) h(ρ) × (1 if normalised else |m̃|); m = v m̃/|m̃|.
+    - speed v = v_base (1 + g_v x) h(ρ) b_mt × (1 if normalised else |m̃|); m = v m̃/|m̃|,
+      with the micro-track bonus b_mt = 1 + g_mt a max(0, 1 − ρ/ρ_mt) (1 when
+      ``mt_gain`` is 0 or the field is off).
 
     ``motility`` receives m; ``vel`` (holding the contact velocities) receives + m + wall,
     then positions advance by Adams–Bashforth 2 (Euler on a cell's first step).
@@ -333,6 +337,10 @@ def guided_motility_and_integrate(
                         fz = ecm_fibre[e, 2]
                 if window:
                     h = density_window(ecm_rho[e], rho_lo, rho_mid, rho_hi)
+                if mt_gain > 0.0:
+                    h *= 1.0 + mt_gain * ecm_aniso[e] * max(
+                        0.0, 1.0 - ecm_rho[e] / mt_rho
+                    )
             tp = persistence_by_kind[k] * (1.0 + persist_gain[k] * x)
             tp *= 1.0 + gamma_gain[k] * gam
             has_dir = False

@@ -478,6 +478,8 @@ class TissueSimulation:
             ecm_cfg.motility_density_low,
             ecm_cfg.motility_density_ideal,
             ecm_cfg.motility_density_high,
+            ecm_cfg.microtrack_speed_gain,
+            ecm_cfg.microtrack_max_density,
             self.lower,
             self.upper,
             self.scenario.domain.wall,
