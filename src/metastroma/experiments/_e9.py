@@ -168,6 +168,24 @@ class HypoxiaProbe(Probe):
         }
 
 
+def _monotone_fall(
+    name: str, arms: list[str], groups: list[np.ndarray], criterion: str
+) -> Effect:
+    """Effect: the means fall along ``arms`` (paired, no significant reversal)."""
+    mono = monotone_check(groups, decreasing=True, allow_noise=True, paired=True)
+    return Effect(
+        name,
+        " → ".join(arms),
+        mono.trend.estimate,
+        mono.trend.low,
+        mono.trend.high,
+        criterion,
+        mono.monotone,
+        f"means {', '.join(f'{x:.4g}' for x in mono.means)}; ordered: {mono.ordered}; "
+        f"reversals: {mono.reversals}",
+    )
+
+
 def analyse(ctx: RunContext) -> tuple[Batch, list[Effect], dict[str, Any]]:
     """Run the dose arms, the KO and slie arms, and the hypoxia arms; compute effects."""
     p = dict(ctx.params)
@@ -202,17 +220,13 @@ def analyse(ctx: RunContext) -> tuple[Batch, list[Effect], dict[str, Any]]:
 
     for col, label in DOSE_METRICS:
         groups = [metric(dose_arm(d), col) for d in doses]
-        mono = monotone_check(groups, decreasing=True, allow_noise=True, paired=True)
         effects.append(
-            Effect(
+            _monotone_fall(
                 f"dose_monotone_{col}",
-                " → ".join(dose_arm(d) for d in doses),
-                mono.trend.estimate,
-                mono.trend.low,
-                mono.trend.high,
-                f"{label} falls monotonically with θ_I (no significant reversal; θ = {doses[-1]:g} − 0 CI < 0)",
-                mono.monotone,
-                f"means {', '.join(f'{x:.4g}' for x in mono.means)}; ordered: {mono.ordered}; reversals: {mono.reversals}",
+                [dose_arm(d) for d in doses],
+                groups,
+                f"{label} falls monotonically with θ_I (no significant reversal; "
+                f"θ = {doses[-1]:g} − 0 CI < 0)",
             )
         )
         ko = metric("cancer_ko", col)
@@ -251,19 +265,13 @@ def analyse(ctx: RunContext) -> tuple[Batch, list[Effect], dict[str, Any]]:
         return de / dm
 
     for col, label in DOSE_METRICS:
-        groups = [late_metric(late_arm(d), col) for d in late]
-        mono = monotone_check(groups, decreasing=True, allow_noise=True, paired=True)
         effects.append(
-            Effect(
+            _monotone_fall(
                 f"late_dose_monotone_{col}",
-                " → ".join(late_arm(d) for d in late),
-                mono.trend.estimate,
-                mono.trend.low,
-                mono.trend.high,
+                [late_arm(d) for d in late],
+                [late_metric(late_arm(d), col) for d in late],
                 f"started at {late_start / 60:g} h: {label} falls monotonically with θ_I "
                 f"(no significant reversal; θ = {late[-1]:g} − 0 CI < 0)",
-                mono.monotone,
-                f"means {', '.join(f'{x:.4g}' for x in mono.means)}; ordered: {mono.ordered}; reversals: {mono.reversals}",
             )
         )
     realized = {d: values(t, dose_arm(d), "exit_cells_total", end, n) for d in doses}
